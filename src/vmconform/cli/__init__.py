@@ -1,0 +1,46 @@
+"""The ``vmconform`` command: run, emulator, cleanup, report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import emulator_cmd
+from .exitcodes import USAGE
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line with our usage exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE, f"vmconform: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vmconform", description="KubeVirt VM-management conformance suite")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    emulator_cmd.add_parser(sub)
+    try:
+        from . import run_cmd
+    except ImportError:
+        run_cmd = None  # type: ignore[assignment]
+    if run_cmd is not None:
+        run_cmd.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return USAGE
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("vmconform: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""``vmconform emulator``: the emulated cluster as a standalone HTTPS API server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..emulator import Emulator, Options
+from ..emulator import kubeconfig as kubeconfig_mod
+from .exitcodes import USAGE
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("emulator", help="run the emulated KubeVirt cluster and write a kubeconfig for it")
+    p.add_argument("--write-kubeconfig", metavar="PATH", required=True, help="where to write the kubeconfig")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--nodes", type=int, default=2, help="schedulable worker nodes (default 2)")
+    p.add_argument("--timing", choices=("fast", "realistic"), default="fast")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--fault", action="append", default=[], metavar="NAME",
+                   help="fault profile to play (repeatable); see README")
+    p.set_defaults(func=run)
+
+
+async def _serve(options: Options, path: Path) -> None:
+    emu = Emulator(options)
+    await emu.start()
+    kubeconfig_mod.write(path, emu.kubeconfig())
+    print(f"vmconform emulator ready at {emu.url}; kubeconfig written to {path}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await emu.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.nodes < 0:
+        print("vmconform: error: --nodes must be 0 or more", file=sys.stderr)
+        return USAGE
+    if not 0 <= args.port <= 65535:
+        print("vmconform: error: --port must be between 0 and 65535", file=sys.stderr)
+        return USAGE
+    try:
+        from ..emulator.faults import validate_faults
+    except ImportError:
+        validate_faults = None  # type: ignore[assignment]
+    if validate_faults is not None:
+        problem = validate_faults(args.fault)
+        if problem:
+            print(f"vmconform: error: {problem}", file=sys.stderr)
+            return USAGE
+    options = Options(nodes=args.nodes, timing=args.timing, seed=args.seed, faults=tuple(args.fault), port=args.port)
+    try:
+        asyncio.run(_serve(options, Path(args.write_kubeconfig)))
+    except OSError as exc:
+        print(f"vmconform: error: cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return USAGE
+    print("vmconform emulator stopped", flush=True)
+    return 0

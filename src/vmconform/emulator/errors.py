@@ -1,0 +1,100 @@
+"""Kubernetes ``Status`` errors raised by the store and rendered by the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error the API answers with a ``Status`` body (or plain text when ``plain``)."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        *,
+        group: str = "",
+        kind: str = "",
+        name: str = "",
+        causes: list[dict[str, Any]] | None = None,
+        plain: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.group = group
+        self.kind = kind
+        self.name = name
+        self.causes = causes
+        self.plain = plain
+
+    def status(self) -> dict[str, Any]:
+        details: dict[str, Any] = {}
+        if self.name:
+            details["name"] = self.name
+        if self.group:
+            details["group"] = self.group
+        if self.kind:
+            details["kind"] = self.kind
+        if self.causes:
+            details["causes"] = self.causes
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if details:
+            body["details"] = details
+        return body
+
+
+def _qualified(resource: str, group: str) -> str:
+    return f"{resource}.{group}" if group else resource
+
+
+def not_found(resource: str, name: str, group: str = "") -> ApiError:
+    return ApiError(404, "NotFound", f'{_qualified(resource, group)} "{name}" not found',
+                    group=group, kind=resource, name=name)
+
+
+def already_exists(resource: str, name: str, group: str = "") -> ApiError:
+    return ApiError(409, "AlreadyExists", f'{_qualified(resource, group)} "{name}" already exists',
+                    group=group, kind=resource, name=name)
+
+
+def conflict(resource: str, name: str, err: str, group: str = "") -> ApiError:
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {err}',
+                    group=group, kind=resource, name=name)
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def forbidden(resource: str, name: str, err: str, group: str = "") -> ApiError:
+    return ApiError(403, "Forbidden", f'{_qualified(resource, group)} "{name}" is forbidden: {err}',
+                    group=group, kind=resource, name=name)
+
+
+def internal(err: str) -> ApiError:
+    return ApiError(500, "InternalError", f"Internal error occurred: {err}")
+
+
+def invalid(kind: str, name: str, causes: list[tuple[str, str]], group: str = "") -> ApiError:
+    """422 Invalid; ``causes`` are (field, message) pairs."""
+    text = "; ".join(f"{f}: {m}" if f else m for f, m in causes)
+    return ApiError(
+        422, "Invalid", f'{kind}.{group} "{name}" is invalid: {text}' if group else f'{kind} "{name}" is invalid: {text}',
+        group=group, kind=kind, name=name,
+        causes=[{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes],
+    )
+
+
+def gone(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)

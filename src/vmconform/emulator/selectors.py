@@ -1,0 +1,120 @@
+"""Label and field selectors, as the API server parses them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import bad_request
+
+Predicate = Callable[[dict[str, Any]], bool]
+
+_SET_RE = re.compile(r"^\s*([^\s!=(),]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p.strip() for p in parts if p.strip()]
+
+
+@dataclass(frozen=True)
+class _Req:
+    key: str
+    op: str  # =, !=, in, notin, exists, !exists
+    values: tuple[str, ...] = ()
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        has = self.key in labels
+        val = labels.get(self.key)
+        if self.op == "=":
+            return has and val == self.values[0]
+        if self.op == "!=":
+            return not has or val != self.values[0]
+        if self.op == "in":
+            return has and val in self.values
+        if self.op == "notin":
+            return not has or val not in self.values
+        if self.op == "exists":
+            return has
+        return not has
+
+
+def parse_label_selector(text: str | None) -> Predicate:
+    if not text:
+        return lambda _o: True
+    reqs: list[_Req] = []
+    for part in _split_top(text):
+        m = _SET_RE.match(part)
+        if m:
+            values = tuple(v.strip() for v in m.group(3).split(",") if v.strip())
+            reqs.append(_Req(m.group(1), m.group(2), values))
+        elif "!=" in part:
+            k, v = part.split("!=", 1)
+            reqs.append(_Req(k.strip(), "!=", (v.strip(),)))
+        elif "==" in part:
+            k, v = part.split("==", 1)
+            reqs.append(_Req(k.strip(), "=", (v.strip(),)))
+        elif "=" in part:
+            k, v = part.split("=", 1)
+            reqs.append(_Req(k.strip(), "=", (v.strip(),)))
+        elif part.startswith("!"):
+            reqs.append(_Req(part[1:].strip(), "!exists"))
+        elif re.fullmatch(r"[A-Za-z0-9._/-]+", part):
+            reqs.append(_Req(part, "exists"))
+        else:
+            raise bad_request(f"unable to parse requirement: {part!r}")
+
+    def pred(obj: dict[str, Any]) -> bool:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return all(r.matches(labels) for r in reqs)
+
+    return pred
+
+
+def field_value(obj: dict[str, Any], path: str) -> str:
+    cur: Any = obj
+    for step in path.split("."):
+        if not isinstance(cur, dict):
+            return ""
+        cur = cur.get(step)
+    if cur is None:
+        return ""
+    if isinstance(cur, bool):
+        return str(cur).lower()
+    return str(cur)
+
+
+def parse_field_selector(text: str | None) -> Predicate:
+    if not text:
+        return lambda _o: True
+    reqs: list[tuple[str, bool, str]] = []
+    for part in _split_top(text):
+        if "!=" in part:
+            k, v = part.split("!=", 1)
+            reqs.append((k.strip(), False, v.strip()))
+        elif "==" in part:
+            k, v = part.split("==", 1)
+            reqs.append((k.strip(), True, v.strip()))
+        elif "=" in part:
+            k, v = part.split("=", 1)
+            reqs.append((k.strip(), True, v.strip()))
+        else:
+            raise bad_request(f"invalid selector: '{text}'; can't understand '{part}'")
+
+    def pred(obj: dict[str, Any]) -> bool:
+        return all((field_value(obj, k) == v) == eq for k, eq, v in reqs)
+
+    return pred
