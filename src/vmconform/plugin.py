@@ -1,3 +1,132 @@
-"""pytest plugin entry point (the conformance suite's options and fixtures)."""
+"""pytest plugin: the suite's options, its session (cluster + preflight), scenario namespaces and verdicts.
+
+It stays inert unless pytest-bdd scenarios are collected. ``--kubeconfig`` and ``--kind-bin`` are
+pytest-kind's options (installed beside us), which this plugin reads rather than redefines.
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from . import verdict
+from .backends import BACKENDS
+from .session import KEEP_CHOICES, Settings
+from .timeouts import parse_scale
+
+STASH_KEY = pytest.StashKey["SuiteController"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("vmconform", "vmconform conformance suite")
+    g.addoption("--cluster", default="emulated", metavar="NAME",
+                help="cluster backend: emulated (default, in-process) or kind; "
+                     "--kubeconfig PATH selects a real cluster instead")
+    g.addoption("--context", default=None, help="kubeconfig context (with --kubeconfig)")
+    g.addoption("--rwx-storage-class", default=None, help="storage class for ReadWriteMany volumes (default: the cluster's default class)")
+    g.addoption("--rwo-storage-class", default=None, help="storage class for ReadWriteOnce volumes (default: the cluster's default class)")
+    g.addoption("--vm-image", default=Settings.image, help="containerDisk image of the scenarios' VMs")
+    g.addoption("--vm-memory", default=Settings.memory, help="memory request of the scenarios' VMs")
+    g.addoption("--timeout-scale", default="1", help="multiply every timeout of the table by this factor")
+    g.addoption("--keep", default="never", help="keep scenario namespaces: never (default), on-failure, always")
+    g.addoption("--report-dir", default="reports", help="where summary.json, summary.md and evidence/ go")
+    g.addoption("--emulator-timing", default="fast", help="emulated cluster timing profile: fast or realistic")
+    g.addoption("--emulator-seed", default=None, help="seed of the emulated cluster's jitter")
+    g.addoption("--emulator-nodes", default="2", help="schedulable nodes of the emulated cluster")
+    g.addoption("--emulator-storage", default="rwx,rwo",
+                help="storage classes of the emulated cluster: rwx,rwo (default) or rwo")
+    g.addoption("--emulator-fault", action="append", default=[], metavar="NAME",
+                help="play a fault profile on the emulated cluster (repeatable)")
+    g.addoption("--guest-user", default=None, help="serial-console user (default: the demo image's)")
+    g.addoption("--guest-password", default=None, help="serial-console password (default: the demo image's)")
+    g.addoption("--kind-keep", action="store_true", default=False,
+                help="with --cluster kind: keep the kind cluster afterwards (and reuse it next time)")
+    g.addoption("--vmconform-run-id", default=None, help=argparse_suppress())
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+class OptionError(ValueError):
+    pass
+
+
+def settings_from(config: pytest.Config) -> Settings:
+    """Validate the options; raises OptionError with a one-line reason."""
+    backend = config.getoption("cluster")
+    kubeconfig = config.getoption("kubeconfig", default=None)
+    if backend not in BACKENDS:
+        raise OptionError(f"unknown --cluster {backend!r}: choose emulated or kind, or give --kubeconfig PATH")
+    if kubeconfig:
+        if not Path(kubeconfig).is_file():
+            raise OptionError(f"kubeconfig {kubeconfig} does not exist")
+        backend = "kubeconfig"
+    try:
+        scale = parse_scale(config.getoption("timeout_scale"))
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    keep = config.getoption("keep")
+    if keep not in KEEP_CHOICES:
+        raise OptionError(f"--keep must be one of {', '.join(KEEP_CHOICES)}, not {keep!r}")
+    if config.getoption("emulator_timing") not in ("fast", "realistic"):
+        raise OptionError(f"--emulator-timing must be fast or realistic, not {config.getoption('emulator_timing')!r}")
+    for name in ("emulator_nodes", "emulator_seed"):
+        value = config.getoption(name)
+        if value is not None and not str(value).lstrip("-").isdigit():
+            raise OptionError(f"--{name.replace('_', '-')} must be an integer, not {value!r}")
+    if int(config.getoption("emulator_nodes")) < 0:
+        raise OptionError("--emulator-nodes must be 0 or more")
+    return Settings(
+        backend=backend, kubeconfig=kubeconfig, context=config.getoption("context"),
+        rwx_class=config.getoption("rwx_storage_class"), rwo_class=config.getoption("rwo_storage_class"),
+        image=config.getoption("vm_image"), memory=config.getoption("vm_memory"), timeout_scale=scale,
+        keep=keep, report_dir=config.getoption("report_dir"),
+        guest_user=config.getoption("guest_user"), guest_password=config.getoption("guest_password"),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        settings = settings_from(config)
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    from .controller import SuiteController
+
+    controller = SuiteController(config, settings)
+    config.stash[STASH_KEY] = controller
+    config.pluginmanager.register(controller, "vmconform-controller")
+
+
+def controller_of(config: pytest.Config) -> Any:
+    return config.stash[STASH_KEY]
+
+
+@pytest.fixture(scope="session")
+def vmconform_session(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The suite session: cluster client, preflight facts, timeouts, run labels."""
+    yield controller_of(request.config).session()
+
+
+@pytest.fixture
+def vmconform_scenario(request: pytest.FixtureRequest, vmconform_session: Any) -> Iterator[Any]:
+    """A scenario's own namespace and context; deleted (and waited for) afterwards unless kept."""
+    from .scenario import ScenarioContext
+
+    ctx = ScenarioContext.open(vmconform_session, request)
+    try:
+        yield ctx
+    finally:
+        ctx.close(request)
+
+
+def print_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+__all__ = ["verdict", "vmconform_session", "vmconform_scenario"]

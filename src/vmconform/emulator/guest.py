@@ -1,18 +1,11 @@
 """An emulated guest operating system behind a VM's serial console.
 
-A :class:`Guest` is a synchronous object: the emulator feeds it the bytes typed
-on the console and writes back whatever :meth:`Guest.feed` returns (the echo
-included).  It models just enough of KubeVirt's demo images (Cirros, Alpine,
-Fedora) for KubeVirt's own console login helpers and for simple state checks:
-boot id, uptime, and files in RAM.
-
-Guest state follows the machine: :meth:`boot` starts a fresh boot,
-:meth:`pause`/:meth:`unpause` freeze the guest (its uptime clock stops and
-input is buffered), :meth:`migrate` changes nothing.  ``poweroff``/``reboot``
-typed in the shell are reported through ``on_power``; the emulator decides what
-happens next (for a reboot it calls :meth:`boot`).
-
-Internally text uses ``\\n``; it becomes ``\\r\\n`` on the way out.
+A synchronous object: the emulator feeds it console bytes and writes back what
+:meth:`Guest.feed` returns (echo included).  It models enough of KubeVirt's demo
+images (Cirros, Alpine, Fedora) for KubeVirt's console login helpers and simple
+state checks (boot id, uptime, RAM files).  ``poweroff``/``reboot`` typed in the
+shell go to ``on_power``; the emulator decides the consequences (and calls
+:meth:`Guest.boot` for a reboot).  Text is ``\\n`` inside, ``\\r\\n`` on the wire.
 """
 
 from __future__ import annotations
@@ -130,8 +123,10 @@ class Guest:
         self._clock = clock
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._commands: dict[str, Callable[[list[str]], Result]] = {
-            "echo": self._cmd_echo, "cat": self._cmd_cat, "hostname": self._cmd_hostname,
-            "uname": self._cmd_uname, "whoami": self._cmd_whoami, "sudo": self._cmd_sudo,
+            "echo": self._cmd_echo, "cat": self._cmd_cat,
+            "uname": self._cmd_uname, "sudo": self._cmd_sudo,
+            "hostname": lambda _: (self.hostname + "\n", "", 0),
+            "whoami": lambda _: (self._users[-1] + "\n", "", 0),
             "exit": self._cmd_exit, "logout": self._cmd_exit,
             "poweroff": self._cmd_power, "reboot": self._cmd_power,
             "true": lambda _: ("", "", 0), "false": lambda _: ("", "", 1),
@@ -377,9 +372,6 @@ class Guest:
                 out.append(content)
         return "".join(out), "".join(err), status
 
-    def _cmd_hostname(self, argv: list[str]) -> Result:
-        return self.hostname + "\n", "", 0
-
     def _cmd_uname(self, argv: list[str]) -> Result:
         fields = {
             "-s": "Linux", "-n": self.hostname, "-r": self.profile.kernel, "-m": "x86_64",
@@ -390,9 +382,6 @@ class Guest:
         if unknown:
             return "", f"uname: unrecognized option '{unknown[0]}'\n", 1
         return " ".join(fields[f] for f in flags) + "\n", "", 0
-
-    def _cmd_whoami(self, argv: list[str]) -> Result:
-        return self._users[-1] + "\n", "", 0
 
     def _cmd_sudo(self, argv: list[str]) -> Result:
         args = argv[1:]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -190,8 +191,11 @@ class ApiServer:
         raw = await request.read()
         if not raw:
             return {}
+        ctype = request.headers.get("Content-Type", "")
+        if ctype.startswith(PROTOBUF):
+            return decode_protobuf(raw)
         try:
-            if "yaml" in request.headers.get("Content-Type", ""):
+            if "yaml" in ctype:
                 return yaml.safe_load(raw)
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
@@ -212,6 +216,8 @@ class ApiServer:
                 return self._list(request, t)
             if method == "POST":
                 body = await self._body(request)
+                _reset_status_on_create(t.res, body)
+                _validate_name(t.res, body)
                 return json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201)
             if method == "DELETE":
                 return await self._delete_collection(request, t)
@@ -262,6 +268,8 @@ class ApiServer:
                     if t.subresource:
                         raise errors.not_found(t.res.plural, t.name, t.res.group)
                     body.setdefault("metadata", {})["name"] = t.name
+                    _reset_status_on_create(t.res, body)
+                    _validate_name(t.res, body)
                     return json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201)
                 new = apply_merge(current, body)
             elif current is None:
@@ -300,22 +308,23 @@ class ApiServer:
         q = request.query
         objs = self.store.list(t.res, t.namespace, self._predicate(request))
         rv = str(self.store.rv)
-        start = 0
         if q.get("continue"):
+            # The token holds the last key served (like etcd's), so objects created or deleted
+            # before it while paging neither repeat nor skip items.
             try:
                 token = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
-                start, rv = int(token["start"]), str(token["rv"])
-            except (ValueError, KeyError) as exc:
+                after, rv = (str(token["ns"]), str(token["name"])), str(token["rv"])
+            except (ValueError, KeyError, TypeError) as exc:
                 raise errors.bad_request("continue key is not valid") from exc
+            objs = [o for o in objs if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
         meta: dict[str, Any] = {"resourceVersion": rv}
         limit = int(q.get("limit", "0") or 0)
-        if limit > 0 and start + limit < len(objs):
-            meta["continue"] = base64.urlsafe_b64encode(
-                json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
-            meta["remainingItemCount"] = len(objs) - start - limit
-            objs = objs[start:start + limit]
-        else:
-            objs = objs[start:]
+        if limit > 0 and limit < len(objs):
+            last = objs[limit - 1]["metadata"]
+            meta["continue"] = base64.urlsafe_b64encode(json.dumps(
+                {"ns": last.get("namespace", ""), "name": last["name"], "rv": rv}).encode()).decode()
+            meta["remainingItemCount"] = len(objs) - limit
+            objs = objs[:limit]
         if tables.wants_table(request.headers.get("Accept", "")):
             return json_response(tables.table(t.res, objs, meta))
         return json_response({"kind": f"{t.res.kind}List", "apiVersion": t.res.api_version,
@@ -387,6 +396,178 @@ class ApiServer:
         except ConnectionResetError:
             pass
         return resp
+
+
+# ---------------------------------------------------------------- protobuf request bodies
+# kubectl's typed clients (``create namespace``, ``run``, ``auth can-i``) send their bodies as
+# application/vnd.kubernetes.protobuf with no JSON fallback. Decode the kinds this server stores
+# that kubectl writes that way; fields outside these schemas (and empty values) are dropped.
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+_PB_MAGIC = b"k8s\x00"
+_STR, _INT, _BOOL, _MAP, _QMAP = "str", "int", "bool", "map", "qmap"  # qmap: map<string, Quantity>
+PbSchema = dict[int, tuple[str, Any]]  # field number -> (json name, "[]" suffix if repeated; type)
+
+_PB_OWNER: PbSchema = {1: ("kind", _STR), 3: ("name", _STR), 4: ("uid", _STR), 5: ("apiVersion", _STR),
+                       6: ("controller", _BOOL), 7: ("blockOwnerDeletion", _BOOL)}
+_PB_META: PbSchema = {1: ("name", _STR), 2: ("generateName", _STR), 3: ("namespace", _STR),
+                      11: ("labels", _MAP), 12: ("annotations", _MAP),
+                      13: ("ownerReferences[]", _PB_OWNER), 14: ("finalizers[]", _STR)}
+_PB_CONTAINER: PbSchema = {
+    1: ("name", _STR), 2: ("image", _STR), 3: ("command[]", _STR), 4: ("args[]", _STR), 5: ("workingDir", _STR),
+    6: ("ports[]", {1: ("name", _STR), 2: ("hostPort", _INT), 3: ("containerPort", _INT), 4: ("protocol", _STR)}),
+    7: ("env[]", {1: ("name", _STR), 2: ("value", _STR)}),
+    8: ("resources", {1: ("limits", _QMAP), 2: ("requests", _QMAP)}),
+    14: ("imagePullPolicy", _STR), 16: ("stdin", _BOOL), 17: ("stdinOnce", _BOOL), 18: ("tty", _BOOL),
+}
+_PB_KINDS: dict[str, PbSchema] = {
+    "Namespace": {1: ("metadata", _PB_META), 2: ("spec", {1: ("finalizers[]", _STR)})},
+    "Pod": {1: ("metadata", _PB_META), 2: ("spec", {
+        2: ("containers[]", _PB_CONTAINER), 3: ("restartPolicy", _STR), 4: ("terminationGracePeriodSeconds", _INT),
+        6: ("dnsPolicy", _STR), 7: ("nodeSelector", _MAP), 8: ("serviceAccountName", _STR), 10: ("nodeName", _STR),
+        11: ("hostNetwork", _BOOL)})},
+    "SelfSubjectAccessReview": {1: ("metadata", _PB_META), 2: ("spec", {
+        1: ("resourceAttributes", {1: ("namespace", _STR), 2: ("verb", _STR), 3: ("group", _STR),
+                                   4: ("version", _STR), 5: ("resource", _STR), 6: ("subresource", _STR),
+                                   7: ("name", _STR)}),
+        2: ("nonResourceAttributes", {1: ("path", _STR), 2: ("verb", _STR)})})},
+}
+
+
+def _pb_fields(buf: bytes) -> list[tuple[int, int, Any]]:
+    """(field number, wire type, value) of one message: ints for varints, bytes otherwise."""
+    out, i, n = [], 0, len(buf)
+
+    def varint() -> int:
+        nonlocal i
+        shift = result = 0
+        while True:
+            if i >= n:
+                raise ValueError("truncated varint")
+            b = buf[i]
+            i += 1
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+
+    while i < n:
+        key = varint()
+        num, wire = key >> 3, key & 7
+        if wire == 0:
+            out.append((num, wire, varint()))
+        elif wire == 2:
+            length = varint()
+            if i + length > n:
+                raise ValueError("truncated field")
+            out.append((num, wire, buf[i:i + length]))
+            i += length
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            out.append((num, wire, buf[i:i + size]))
+            i += size
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    return out
+
+
+def _pb_message(buf: bytes, schema: PbSchema) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for num, _wire, raw in _pb_fields(buf):
+        if num not in schema:
+            continue
+        name, typ = schema[num]
+        repeated = name.endswith("[]")
+        name = name.removesuffix("[]")
+        value: Any
+        if typ in (_MAP, _QMAP):
+            entry = {k: v for k, _w, v in _pb_fields(raw)}
+            val = entry.get(2, b"")
+            if typ == _QMAP:
+                val = next((v for k, _w, v in _pb_fields(val) if k == 1), b"")
+            obj.setdefault(name, {})[entry.get(1, b"").decode()] = val.decode()
+            continue
+        if typ == _STR:
+            value = raw.decode()
+        elif typ == _INT:
+            value = raw - (1 << 64) if raw >= 1 << 63 else raw
+        elif typ == _BOOL:
+            value = bool(raw)
+        else:
+            value = _pb_message(raw, typ)
+        if repeated:
+            obj.setdefault(name, []).append(value)
+        elif value not in ("", 0, False, {}):
+            obj[name] = value
+    return obj
+
+
+def decode_protobuf(raw: bytes) -> dict[str, Any]:
+    """A ``k8s\\0``-framed runtime.Unknown holding one of the kinds above, as its JSON form."""
+    if not raw.startswith(_PB_MAGIC):
+        raise errors.bad_request("the request body is not valid: missing the protobuf magic prefix")
+    try:
+        unknown = {k: v for k, _w, v in _pb_fields(raw[len(_PB_MAGIC):])}
+        type_meta = {k: v.decode() for k, _w, v in _pb_fields(unknown.get(1, b""))}
+        api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")
+        schema = _PB_KINDS.get(kind)
+        if schema is None:
+            raise ApiError(415, "UnsupportedMediaType",
+                           f"the body of the request was in an unknown format - accepted media types include: "
+                           f"application/json, application/yaml ({kind or 'this kind'} is not accepted as protobuf)")
+        obj = _pb_message(unknown.get(2, b""), schema)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.bad_request(f"the request body is not valid: {exc}") from exc
+    return {"apiVersion": api_version, "kind": kind, **obj}
+
+
+# Kinds whose create strategy defaults status.phase rather than clearing status entirely.
+_PENDING_ON_CREATE = {("", "pods"), ("", "persistentvolumeclaims"), ("", "persistentvolumes")}
+
+
+def _reset_status_on_create(res: ResourceType, body: Any) -> None:
+    """A client's create ignores ``.status`` of kinds with a status subresource, as a real API server
+    does (CRDs drop it; pods, PVCs and PVs start Pending). Nodes and namespaces keep theirs. The
+    emulator's own controllers create through the store and are not affected."""
+    if not isinstance(body, dict) or not res.has_status or res is NAMESPACES or res.key == ("", "nodes"):
+        return
+    body.pop("status", None)
+    if res.key in _PENDING_ON_CREATE:
+        body["status"] = {"phase": "Pending"}
+
+
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _validate_name(res: ResourceType, body: Any) -> None:
+    """422 for a name a real API server rejects (RFC 1123 subdomain; a label for namespaces)."""
+    meta = body.get("metadata") if isinstance(body, dict) else None
+    if not isinstance(meta, dict):
+        return
+    name = meta.get("name")
+    if not name:
+        if not meta.get("generateName"):
+            return  # the store answers 422 "name or generateName is required"
+        name, field = str(meta["generateName"]) + "x", "metadata.generateName"
+    else:
+        field = "metadata.name"
+    if res is NAMESPACES:
+        ok, limit, what = _DNS_LABEL.match(name), 63, "RFC 1123 label"
+        regex = _DNS_LABEL.pattern
+    else:
+        ok, limit, what = _DNS_SUBDOMAIN.match(name), 253, "RFC 1123 subdomain"
+        regex = _DNS_SUBDOMAIN.pattern
+    if ok and len(name) <= limit:
+        return
+    if not ok:
+        chars = "'-'" if res is NAMESPACES else "'-' or '.'"
+        msg = (f"Invalid value: {json.dumps(name)}: a lowercase {what} must consist of lower case alphanumeric "
+               f"characters, {chars}, and must start and end with an alphanumeric character "
+               f"(regex used for validation is '{regex.strip('^$')}')")
+    else:
+        msg = f"Invalid value: {json.dumps(name)}: must be no more than {limit} characters"
+    raise errors.invalid(res.kind, str(meta.get("name") or meta.get("generateName")), [(field, msg)], res.group)
 
 
 def namespace_exists(store: Store, name: str) -> bool:

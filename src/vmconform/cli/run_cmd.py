@@ -1,0 +1,217 @@
+"""``vmconform run``, ``vmconform cleanup`` and ``vmconform report``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import verdict
+from ..backends import BACKENDS
+from ..session import KEEP_CHOICES, Settings
+from ..timeouts import parse_scale
+from . import exitcodes
+
+VERDICT_EXIT = {
+    verdict.CONFORMANT: exitcodes.CONFORMANT,
+    verdict.NOT_CONFORMANT: exitcodes.NOT_CONFORMANT,
+    verdict.INCOMPLETE: exitcodes.INCOMPLETE,
+}
+
+
+def project_root() -> Path:
+    """The checkout that holds ``features/`` and ``steps/`` (the current directory first)."""
+    for candidate in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        if (candidate / "features").is_dir() and (candidate / "steps").is_dir():
+            return candidate
+    return Path.cwd()
+
+
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", default="emulated", help="emulated (default) or kind")
+    p.add_argument("--kubeconfig", default=None, help="run against the real cluster of this kubeconfig")
+    p.add_argument("--context", default=None, help="kubeconfig context")
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("run", help="run the conformance suite and write the reports")
+    _cluster_args(p)
+    p.add_argument("--rwx-storage-class", default=None)
+    p.add_argument("--rwo-storage-class", default=None)
+    p.add_argument("--vm-image", default=Settings.image)
+    p.add_argument("--vm-memory", default=Settings.memory)
+    p.add_argument("--timeout-scale", default="1")
+    p.add_argument("--keep", default="never", help="never, on-failure or always")
+    p.add_argument("--report-dir", default="reports")
+    p.add_argument("--emulator-timing", default="fast", help="fast or realistic")
+    p.add_argument("--emulator-seed", default=None)
+    p.add_argument("--emulator-nodes", default="2")
+    p.add_argument("--emulator-storage", default="rwx,rwo")
+    p.add_argument("--emulator-fault", action="append", default=[], metavar="NAME")
+    p.add_argument("--guest-user", default=None)
+    p.add_argument("--guest-password", default=None)
+    p.add_argument("--kind-bin", default=None, help="kind executable (with --cluster kind)")
+    p.add_argument("--kind-keep", action="store_true", help="keep (and reuse) the kind cluster")
+    p.add_argument("-n", "--parallel", default=None, metavar="N", help="run scenarios in N processes (pytest-xdist)")
+    p.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only scenarios matching EXPR")
+    p.add_argument("--features", default=None, help="feature directory (default: the checkout's features/)")
+    p.add_argument("--no-html", action="store_true", help="do not build the Allure HTML report")
+    p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    p.set_defaults(func=run)
+
+    c = sub.add_parser("cleanup", help="delete what earlier runs left behind (selected by label only)")
+    _cluster_args(c)
+    c.add_argument("--run-id", default=None, help="only this run's objects")
+    c.set_defaults(func=cleanup)
+
+    r = sub.add_parser("report", help="build the single-file Allure HTML report from reports/allure-results")
+    r.add_argument("--report-dir", default="reports")
+    r.set_defaults(func=report)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"vmconform: {message}", file=sys.stderr)
+    return code
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    if args.cluster not in BACKENDS:
+        return f"unknown --cluster {args.cluster!r}: choose emulated or kind, or give --kubeconfig PATH"
+    if args.kubeconfig and not Path(args.kubeconfig).is_file():
+        return f"kubeconfig {args.kubeconfig} does not exist"
+    try:
+        parse_scale(args.timeout_scale)
+    except ValueError as exc:
+        return str(exc)
+    if args.keep not in KEEP_CHOICES:
+        return f"--keep must be one of {', '.join(KEEP_CHOICES)}, not {args.keep!r}"
+    if args.emulator_timing not in ("fast", "realistic"):
+        return f"--emulator-timing must be fast or realistic, not {args.emulator_timing!r}"
+    for flag in ("emulator_nodes", "emulator_seed", "parallel"):
+        value = getattr(args, flag)
+        if value is not None and not (str(value).isdigit() or (flag == "parallel" and value == "auto")):
+            return f"--{flag.replace('_', '-')} must be a non-negative integer, not {value!r}"
+    if args.emulator_fault:
+        try:
+            from ..emulator.faults import validate_faults
+        except ImportError:
+            return "fault profiles are not available in this build"
+        problem = validate_faults(args.emulator_fault)
+        if problem:
+            return problem
+    return None
+
+
+def _preflight(args: argparse.Namespace) -> str | None:
+    """For a real cluster, check it before pytest starts, so a failure is one clean line."""
+    from ..kube.client import Cluster
+    from ..preflight import Uncheckable, check
+
+    try:
+        cluster = Cluster.from_kubeconfig(args.kubeconfig, args.context)
+    except Exception as exc:  # noqa: BLE001 - a broken kubeconfig file
+        return f"cannot use kubeconfig {args.kubeconfig}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    try:
+        check(cluster, rwx_class=args.rwx_storage_class, rwo_class=args.rwo_storage_class)
+    except Uncheckable as exc:
+        return f"cluster could not be checked: {exc}"
+    finally:
+        cluster.close()
+    return None
+
+
+def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[str]:
+    features = Path(args.features) if args.features else root / "features"
+    argv = [str(features), "-p", "no:cacheprovider", "-q", "-rs",
+            f"--alluredir={report_dir / 'allure-results'}", f"--junitxml={report_dir / 'junit.xml'}",
+            f"--rootdir={root}", f"--report-dir={report_dir}", f"--cluster={args.cluster}",
+            f"--timeout-scale={args.timeout_scale}", f"--keep={args.keep}",
+            f"--vm-image={args.vm_image}", f"--vm-memory={args.vm_memory}",
+            f"--emulator-timing={args.emulator_timing}", f"--emulator-nodes={args.emulator_nodes}",
+            f"--emulator-storage={args.emulator_storage}"]
+    for flag, value in (("--kubeconfig", args.kubeconfig), ("--context", args.context),
+                        ("--rwx-storage-class", args.rwx_storage_class),
+                        ("--rwo-storage-class", args.rwo_storage_class), ("--emulator-seed", args.emulator_seed),
+                        ("--guest-user", args.guest_user), ("--guest-password", args.guest_password),
+                        ("--kind-bin", args.kind_bin)):
+        if value is not None:
+            argv.append(f"{flag}={value}")
+    if args.kind_keep:
+        argv.append("--kind-keep")
+    for fault in args.emulator_fault:
+        argv.append(f"--emulator-fault={fault}")
+    if args.parallel:
+        argv += ["-n", str(args.parallel)]
+    if args.select:
+        argv += ["-k", args.select]
+    return argv + list(args.pytest_args)
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = validate(args)
+    if problem:
+        return _fail(problem, exitcodes.USAGE)
+    if args.kubeconfig:
+        problem = _preflight(args)
+        if problem:
+            return _fail(problem, exitcodes.CLUSTER_UNCHECKABLE)
+    root = project_root()
+    report_dir = Path(args.report_dir).resolve()
+    report_dir.mkdir(parents=True, exist_ok=True)
+    summary_file = report_dir / "summary.json"
+    summary_file.unlink(missing_ok=True)
+    import pytest
+
+    code = int(pytest.main(pytest_argv(args, root, report_dir)))
+    if code == int(pytest.ExitCode.INTERRUPTED):
+        return _fail("interrupted", exitcodes.INTERRUPTED)
+    if code == exitcodes.CLUSTER_UNCHECKABLE:
+        return exitcodes.CLUSTER_UNCHECKABLE
+    if code == int(pytest.ExitCode.USAGE_ERROR):
+        return exitcodes.USAGE
+    if not summary_file.is_file():
+        return _fail(f"the run ended without a verdict (pytest exit {code}); see the output above",
+                     exitcodes.CLUSTER_UNCHECKABLE if code else exitcodes.INCOMPLETE)
+    summary = json.loads(summary_file.read_text())
+    if not args.no_html:
+        _build_html(report_dir, root)
+    print(f"vmconform: verdict {summary['verdict']}; reports in {report_dir}")
+    return VERDICT_EXIT[summary["verdict"]]
+
+
+def _build_html(report_dir: Path, root: Path) -> None:
+    try:
+        from ..report.html import build_html
+    except ImportError:
+        return
+    result = build_html(report_dir / "allure-results", report_dir / "allure-report", project_root=root)
+    print(f"vmconform: {result}")
+
+
+def cleanup(args: argparse.Namespace) -> int:
+    from ..cleanup import remove_leftovers
+
+    if args.cluster not in BACKENDS:
+        return _fail(f"unknown --cluster {args.cluster!r}", exitcodes.USAGE)
+    if not args.kubeconfig:
+        return _fail("cleanup needs --kubeconfig PATH (the emulated cluster keeps nothing between runs)",
+                     exitcodes.USAGE)
+    if not Path(args.kubeconfig).is_file():
+        return _fail(f"kubeconfig {args.kubeconfig} does not exist", exitcodes.USAGE)
+    return remove_leftovers(args.kubeconfig, args.context, args.run_id)
+
+
+def report(args: argparse.Namespace) -> int:
+    report_dir = Path(args.report_dir)
+    results = report_dir / "allure-results"
+    if not results.is_dir():
+        return _fail(f"no Allure results in {results}: run `vmconform run` first", exitcodes.USAGE)
+    try:
+        from ..report.html import build_html
+    except ImportError:
+        return _fail("the HTML report builder is not available", exitcodes.USAGE)
+    result = build_html(results, report_dir / "allure-report", project_root=project_root())
+    print(f"vmconform: {result}")
+    return 0 if getattr(result, "ok", True) else exitcodes.PREREQUISITE_MISSING

@@ -1,0 +1,262 @@
+"""The plugin's stateful half: starts the cluster on demand, skips what cannot be verified, computes verdicts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import __version__, allure_env, verdict
+from .backends import EmulatorSettings, RunningEmulator
+from .kube.client import Cluster
+from .labels import new_run_id, slug
+from .preflight import Uncheckable, check
+from .session import Settings, SuiteSession, started_at
+from .timeouts import Timeouts
+
+EXIT_UNCHECKABLE = 3
+PROP_BEHAVIOUR = "vmconform.behaviour"
+PROP_REASON = "vmconform.reason"
+PROP_TRANSITION = "vmconform.transition"
+PROP_CLUSTER = "vmconform.cluster"
+
+# tag → capability the scenario needs
+NEEDS = {"needs-migration": "migration", "needs-rwx": "rwx", "needs-rwo": "rwo", "guest": "guest"}
+
+
+def scenario_of(item: pytest.Item) -> Any:
+    """The pytest-bdd scenario template behind a test item, or None for ordinary tests."""
+    try:
+        from pytest_bdd.scenario import scenario_wrapper_template_registry
+    except ImportError:  # pragma: no cover
+        return None
+    fn = getattr(item, "obj", None)
+    return scenario_wrapper_template_registry.get(fn) if fn is not None else None
+
+
+def behaviour_meta(item: pytest.Item) -> dict[str, Any] | None:
+    sc = scenario_of(item)
+    if sc is None:
+        return None
+    tags = sorted(set(sc.tags) | set(sc.feature.tags))
+    section = next((t[len("lab-"):] for t in tags if t.startswith("lab-") and t[4:5].isdigit()), "")
+    steps = [t[len("step-"):] for t in tags if t.startswith("step-")]
+    return {"id": slug(sc.name, 80), "title": sc.name, "lab_section": section, "lab_steps": steps,
+            "tags": tags, "feature": sc.feature.name, "nodeid": item.nodeid}
+
+
+class SuiteController:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.worker = hasattr(config, "workerinput")
+        wi = getattr(config, "workerinput", {})
+        self.run_id: str = wi.get("vmconform_run_id") or config.getoption("vmconform_run_id") or new_run_id()
+        self._shared_kubeconfig: str | None = wi.get("vmconform_kubeconfig")
+        self._emulator: RunningEmulator | None = None
+        self._session: SuiteSession | None = None
+        self._failed: str | None = None
+        self.behaviours: dict[str, verdict.Behaviour] = {}
+        self.cluster_facts: dict[str, Any] | None = wi.get("vmconform_cluster")
+        self.has_scenarios = False
+        self.started = started_at()
+
+    # ------------------------------------------------------------ cluster
+
+    def _emulator_settings(self) -> EmulatorSettings:
+        o = self.config.getoption
+        seed = o("emulator_seed")
+        return EmulatorSettings(
+            nodes=int(o("emulator_nodes")), timing=o("emulator_timing"),
+            seed=int(seed) if seed is not None else None, faults=tuple(o("emulator_fault")),
+            extra={"storage": o("emulator_storage")},
+        )
+
+    def _start_emulator(self) -> str:
+        if self._emulator is None:
+            self._emulator = RunningEmulator(self._emulator_settings()).start()
+        return str(self._emulator.kubeconfig)
+
+    def session(self) -> SuiteSession:
+        if self._failed:
+            pytest.exit(self._failed, returncode=EXIT_UNCHECKABLE)
+        if self._session is None:
+            try:
+                self._session = self._open()
+            except Uncheckable as exc:
+                self._failed = f"vmconform: cluster could not be checked: {exc}"
+                pytest.exit(self._failed, returncode=EXIT_UNCHECKABLE)
+        return self._session
+
+    def _open(self) -> SuiteSession:
+        s = self.settings
+        if s.backend == "emulated":
+            path, context, backend = self._shared_kubeconfig or self._start_emulator(), None, "emulated"
+        elif s.backend == "kubeconfig":
+            path, context, backend = s.kubeconfig, s.context, "kubeconfig"
+        else:
+            from .kind.backend import kind_kubeconfig
+
+            path, context, backend = kind_kubeconfig(self.config, s), None, "kind"
+        try:
+            cluster = Cluster.from_kubeconfig(path, context, backend=backend)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - the kubeconfig itself is bad
+            raise Uncheckable(f"cannot use kubeconfig {path}: {str(exc).splitlines()[0]}") from None
+        facts = check(cluster, rwx_class=s.rwx_class, rwo_class=s.rwo_class)
+        facts.capabilities.setdefault("guest", verdict_capability_guest())
+        session = SuiteSession(cluster=cluster, facts=facts, settings=s, run_id=self.run_id,
+                               timeouts=Timeouts(s.timeout_scale))
+        self.cluster_facts = facts.as_dict()
+        return session
+
+    # ------------------------------------------------------------ xdist
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["vmconform_run_id"] = self.run_id
+        if self.settings.backend == "emulated":
+            node.workerinput["vmconform_kubeconfig"] = self._start_emulator()
+
+    # ------------------------------------------------------------ collection and skips
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            meta = behaviour_meta(item)
+            if meta is not None:
+                self.has_scenarios = True
+                item.user_properties.append((PROP_BEHAVIOUR, meta))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        meta = behaviour_meta(item)
+        if meta is None:
+            return
+        session = self.session()
+        for tag in ["vm", *meta["tags"]]:
+            cap = NEEDS.get(tag, "vm" if tag == "vm" else None)
+            if cap is None:
+                continue
+            c = session.facts.capabilities.get(cap)
+            if c is not None and not c.ok:
+                pytest.skip(c.reason)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+        report = yield
+        if behaviour_meta(item) is None:
+            return report
+        if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+            exc = call.excinfo.value
+            kind = "assertion" if isinstance(exc, AssertionError) else "error"
+            text = str(exc).strip() or type(exc).__name__
+            if kind == "error":
+                text = f"{type(exc).__name__}: {text}"
+            report.user_properties.append((PROP_REASON, {"kind": kind, "text": text}))
+        if self.cluster_facts is not None and call.when == "setup":
+            report.user_properties.append((PROP_CLUSTER, self.cluster_facts))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.worker:
+            return
+        props = dict((k, v) for k, v in report.user_properties if k in (PROP_BEHAVIOUR, PROP_REASON, PROP_CLUSTER))
+        meta = props.get(PROP_BEHAVIOUR)
+        if meta is None:
+            return
+        if props.get(PROP_CLUSTER):
+            self.cluster_facts = props[PROP_CLUSTER]
+        transitions = {v[0]: v[1] for k, v in report.user_properties if k == PROP_TRANSITION}
+        if report.passed:
+            status, reason = verdict.VERIFIED, ""
+        elif report.skipped:
+            status, reason = verdict.NOT_VERIFIED, _skip_reason(report)
+        else:
+            r = props.get(PROP_REASON) or {"kind": "error", "text": str(report.longrepr).splitlines()[-1]}
+            if r["kind"] == "assertion":
+                status, reason = verdict.VIOLATED, r["text"]
+            else:
+                status, reason = verdict.NOT_VERIFIED, f"not verified because of an error: {r['text']}"
+        if report.when == "call" or status != verdict.VERIFIED:
+            b = verdict.Behaviour(id=meta["id"], lab_section=meta["lab_section"], title=meta["title"],
+                                  status=status, reason=reason, lab_steps=meta["lab_steps"], tags=meta["tags"],
+                                  duration_seconds=round(report.duration, 3), transitions=transitions,
+                                  nodeid=meta["nodeid"])
+            self.behaviours[meta["id"]] = verdict.merge(self.behaviours.get(meta["id"]), b)
+
+    # ------------------------------------------------------------ scenario hooks
+
+    def pytest_bdd_before_scenario(self, request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+        from .reporting import label_scenario
+
+        section = next((t[4:] for t in scenario.tags | feature.tags if t.startswith("lab-")), "")
+        label_scenario(verdict.SECTION_TITLES.get(section, feature.name), scenario.name,
+                       sorted(scenario.tags | feature.tags))
+
+    def pytest_bdd_step_error(self, request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
+                              step_func: Any, step_func_args: Any, exception: BaseException) -> None:
+        ctx = step_func_args.get("vmconform_scenario") if isinstance(step_func_args, dict) else None
+        if ctx is None:
+            try:
+                ctx = request.getfixturevalue("vmconform_scenario")
+            except Exception:  # noqa: BLE001 - no scenario context: nothing to collect
+                return
+        ctx.record_evidence(scenario.name)
+
+    # ------------------------------------------------------------ the end
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self._session is not None:
+            if self.settings.keep != "always":
+                self._session.sweep()
+            self._session.cluster.close()
+        if not self.worker and (self.behaviours or self.has_scenarios) and not self._failed:
+            self._write_reports()
+        if self._emulator is not None:
+            self._emulator.close()
+            self._emulator = None
+
+    def _write_reports(self) -> None:
+        cluster = dict(self.cluster_facts or {"backend": self.settings.backend})
+        run = {"id": self.run_id, "started": self.started, "finished": started_at(),
+               "suite_version": __version__, "timeout_scale": self.settings.timeout_scale}
+        summary = verdict.build_summary(list(self.behaviours.values()), cluster, run)
+        report_dir = Path(self.settings.report_dir)
+        verdict.write(report_dir, summary)
+        alluredir = getattr(self.config.option, "allure_report_dir", None)
+        if alluredir:
+            allure_env.write(Path(alluredir), summary)
+        self.summary = summary
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        summary = getattr(self, "summary", None)
+        if summary is None:
+            return
+        terminalreporter.section("vmconform verdicts")
+        for line in verdict.terminal_table(summary):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"reports: {Path(self.settings.report_dir) / 'summary.md'}")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    lr = report.longrepr
+    if isinstance(lr, tuple) and len(lr) == 3:
+        text = str(lr[2])
+        return text[len("Skipped: "):] if text.startswith("Skipped: ") else text
+    return str(lr)
+
+
+def verdict_capability_guest() -> Any:
+    from .preflight import Capability
+
+    return Capability(True)
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2)
+
+
+def stderr(text: str) -> None:
+    print(text, file=sys.stderr)

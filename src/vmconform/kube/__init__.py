@@ -1,0 +1,1 @@
+"""Cluster access through the official ``kubernetes`` client: reads, writes, subresources, watches, waits."""

@@ -1,0 +1,235 @@
+"""A thin, typed layer over ``kubernetes.client.ApiClient``: JSON in, JSON out, safe retries."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from .kinds import SUBRESOURCES, Kind
+
+Obj = dict[str, Any]
+
+# Answers a healthy cluster also gives now and then; reads are retried on them.
+RETRYABLE_READ = (429, 500, 502, 503, 504)
+RETRYABLE_WRITE = (429,)  # the request was not processed
+MAX_ATTEMPTS = 8
+
+
+class ClusterUnreachable(Exception):
+    """The API server cannot be reached or refused our credentials."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The outcome of a call: HTTP code plus the parsed body (a Status on errors)."""
+
+    code: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 300
+
+    @property
+    def message(self) -> str:
+        if isinstance(self.body, dict):
+            return str(self.body.get("message", ""))
+        return str(self.body or "")
+
+    @property
+    def reason(self) -> str:
+        if isinstance(self.body, dict):
+            return str(self.body.get("reason", ""))
+        return ""
+
+    def describe(self) -> str:
+        return f"HTTP {self.code} {self.reason}: {self.message}".strip()
+
+
+def _parse(data: bytes | str | None) -> Any:
+    if not data:
+        return None
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
+
+
+class Cluster:
+    """Access to one cluster. Thread-safe for calls; one instance per test session/worker."""
+
+    def __init__(self, api_client: k8s.ApiClient, *, backend: str, host: str) -> None:
+        self.api_client = api_client
+        self.backend = backend
+        self.host = host
+        self._backoff = threading.Event()  # never set: used to wait between retries
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | Path, context: str | None = None, *, backend: str = "kubeconfig") -> "Cluster":
+        configuration = k8s.Configuration()
+        k8s_config.load_kube_config(config_file=str(path), context=context,
+                                    client_configuration=configuration, persist_config=False)
+        configuration.retries = False
+        api_client = k8s.ApiClient(configuration)
+        return cls(api_client, backend=backend, host=configuration.host)
+
+    @property
+    def configuration(self) -> k8s.Configuration:
+        return self.api_client.configuration
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    # ------------------------------------------------------------ raw calls
+
+    def call(self, method: str, path: str, body: Any = None, *, query: list[tuple[str, Any]] | None = None,
+             content_type: str = "application/json", timeout: float = 30.0) -> Answer:
+        """One request; retries what is safe to retry; never raises ApiException."""
+        safe = method in ("GET", "HEAD")
+        retry_on = RETRYABLE_READ if safe else RETRYABLE_WRITE
+        delay = 0.05
+        last: Answer | None = None
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                last = self._once(method, path, body, query or [], content_type, timeout)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if not safe or attempt == MAX_ATTEMPTS - 1:
+                    raise ClusterUnreachable(f"{self.host}: {_short(exc)}") from None
+                last = None
+            else:
+                if last.code not in retry_on:
+                    return last
+            self._backoff.wait(delay)  # retry backoff, not a wait for a state
+            delay = min(delay * 2, 2.0)
+        assert last is not None
+        return last
+
+    def _once(self, method: str, path: str, body: Any, query: list[tuple[str, Any]],
+              content_type: str, timeout: float) -> Answer:
+        try:
+            resp = self.api_client.call_api(
+                path, method, query_params=query, header_params={
+                    "Accept": "application/json", "Content-Type": content_type},
+                body=body, auth_settings=["BearerToken"], _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            if exc.status == 0:
+                raise ClusterUnreachable(f"{self.host}: {exc.reason}") from None
+            return Answer(exc.status, _parse(exc.body))
+        response = resp[0] if isinstance(resp, tuple) else resp
+        return Answer(response.status, _parse(response.data))
+
+    # ------------------------------------------------------------ objects
+
+    def get(self, kind: Kind, namespace: str | None, name: str) -> Obj | None:
+        ans = self.call("GET", kind.item(namespace, name))
+        if ans.code == 404:
+            return None
+        _expect(ans, f"get {kind.kind} {name}")
+        return ans.body
+
+    def list(self, kind: Kind, namespace: str | None = None, *, labels: str | None = None,
+             fields: str | None = None) -> tuple[list[Obj], str]:
+        query: list[tuple[str, Any]] = []
+        if labels:
+            query.append(("labelSelector", labels))
+        if fields:
+            query.append(("fieldSelector", fields))
+        ans = self.call("GET", kind.collection(namespace), query=query)
+        _expect(ans, f"list {kind.plural}")
+        return list(ans.body.get("items") or []), str(ans.body["metadata"].get("resourceVersion", ""))
+
+    def create(self, kind: Kind, namespace: str | None, body: Obj) -> Obj:
+        ans = self.call("POST", kind.collection(namespace), body)
+        _expect(ans, f"create {kind.kind}")
+        return ans.body
+
+    def try_create(self, kind: Kind, namespace: str | None, body: Obj) -> Answer:
+        return self.call("POST", kind.collection(namespace), body)
+
+    def patch(self, kind: Kind, namespace: str | None, name: str, patch: Any,
+              content_type: str = "application/merge-patch+json") -> Obj:
+        ans = self.call("PATCH", kind.item(namespace, name), patch, content_type=content_type)
+        _expect(ans, f"patch {kind.kind} {name}")
+        return ans.body
+
+    def delete(self, kind: Kind, namespace: str | None, name: str, *, missing_ok: bool = True) -> Answer:
+        ans = self.call("DELETE", kind.item(namespace, name), {"propagationPolicy": "Background"})
+        if ans.code == 404 and missing_ok:
+            return ans
+        _expect(ans, f"delete {kind.kind} {name}")
+        return ans
+
+    def subresource(self, kind: Kind, namespace: str, name: str, sub: str, body: Obj | None = None,
+                    method: str = "PUT") -> Answer:
+        path = f"{SUBRESOURCES}/namespaces/{namespace}/{kind.plural}/{name}/{sub}"
+        return self.call(method, path, body if body is not None else {})
+
+    # ------------------------------------------------------------ watch
+
+    def watch(self, kind: Kind, namespace: str | None, resource_version: str, *, fields: str | None = None,
+              labels: str | None = None, timeout_seconds: int = 30) -> Iterator[Obj]:
+        """Raw watch events from ``resource_version``; ends when the server closes the stream.
+
+        Raises ``ClusterUnreachable`` on connection errors; yields ERROR events as they come (410 included).
+        """
+        query: list[tuple[str, Any]] = [("watch", "true"), ("resourceVersion", resource_version),
+                                        ("allowWatchBookmarks", "true"), ("timeoutSeconds", timeout_seconds)]
+        if fields:
+            query.append(("fieldSelector", fields))
+        if labels:
+            query.append(("labelSelector", labels))
+        try:
+            resp = self.api_client.call_api(
+                kind.collection(namespace), "GET", query_params=query,
+                header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
+                _preload_content=False, _request_timeout=(10, timeout_seconds + 10),
+            )
+        except ApiException as exc:
+            yield {"type": "ERROR", "object": _parse(exc.body) or {"code": exc.status}}
+            return
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterUnreachable(f"{self.host}: {_short(exc)}") from None
+        response = resp[0] if isinstance(resp, tuple) else resp
+        buf = b""
+        try:
+            for chunk in response.stream(4096, decode_content=False):
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        yield json.loads(line)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            raise ClusterUnreachable(f"watch interrupted: {_short(exc)}") from None
+        finally:
+            response.release_conn()
+
+
+class ApiCallFailed(Exception):
+    def __init__(self, what: str, answer: Answer) -> None:
+        super().__init__(f"{what}: {answer.describe()}")
+        self.answer = answer
+
+
+def _expect(ans: Answer, what: str) -> None:
+    if not ans.ok:
+        raise ApiCallFailed(what, ans)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "CERTIFICATE_VERIFY_FAILED"):
+        if marker in text:
+            return marker.lower() if marker != "CERTIFICATE_VERIFY_FAILED" else "TLS certificate not trusted"
+    return text.splitlines()[0][:200] if text else type(exc).__name__

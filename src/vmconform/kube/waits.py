@@ -1,0 +1,370 @@
+"""Waits that follow a watch from a known resourceVersion and read like ``kubectl wait``.
+
+A wait resumes after a dropped connection, re-lists after 410 Gone, re-reads periodically as a
+safety net, stops early on terminal states, and records the timeline of states it saw.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .client import ClusterUnreachable, Cluster, Obj
+from .kinds import Kind
+
+Describe = Callable[[Obj | None], str]
+Predicate = Callable[[Obj | None], bool]
+Terminal = Callable[[Obj | None], str | None]
+
+GONE = "<gone>"
+RECHECK_SECONDS = 5
+
+
+@dataclass
+class Sample:
+    at: float  # seconds since the wait began
+    state: str
+
+
+@dataclass
+class Timeline:
+    """The states a wait saw, with times; consecutive duplicates are folded."""
+
+    what: str
+    samples: list[Sample] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, state: str) -> None:
+        if not self.samples or self.samples[-1].state != state:
+            self.samples.append(Sample(round(time.monotonic() - self.started, 3), state))
+
+    def note(self, text: str) -> None:
+        self.notes.append(f"{time.monotonic() - self.started:.3f}s {text}")
+
+    @property
+    def states(self) -> list[str]:
+        return [s.state for s in self.samples]
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def reached_at(self, state: str) -> float | None:
+        return next((s.at for s in self.samples if s.state == state), None)
+
+    def render(self) -> str:
+        return " → ".join(f"{s.state} ({s.at:.2f}s)" for s in self.samples) or "(nothing observed)"
+
+    def table(self) -> str:
+        rows = ["| t (s) | state |", "| ---: | --- |"]
+        rows += [f"| {s.at:.3f} | {s.state} |" for s in self.samples]
+        if self.notes:
+            rows += ["", "notes:"] + [f"- {n}" for n in self.notes]
+        return f"{self.what}\n\n" + "\n".join(rows)
+
+
+class WaitFailed(AssertionError):
+    """A wait ended without its condition: a cluster behaviour was not observed."""
+
+    def __init__(self, message: str, timeline: Timeline, last: Obj | None) -> None:
+        super().__init__(message)
+        self.timeline = timeline
+        self.last = last
+
+
+# Called with every finished timeline (the reporting layer attaches it).
+timeline_listeners: list[Callable[[Timeline], None]] = []
+
+
+def _publish(tl: Timeline) -> None:
+    for fn in list(timeline_listeners):
+        fn(tl)
+
+
+class _Follower:
+    """Follows one object by name: current value and the resourceVersion to watch from."""
+
+    def __init__(self, cluster: Cluster, kind: Kind, namespace: str | None, name: str) -> None:
+        self.cluster = cluster
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.fields = f"metadata.name={name}"
+        self.obj: Obj | None = None
+        self.rv = ""
+
+    def relist(self) -> None:
+        items, rv = self.cluster.list(self.kind, self.namespace, fields=self.fields)
+        self.obj = items[0] if items else None
+        self.rv = rv
+
+    def events(self, seconds: int) -> Any:
+        return self.cluster.watch(self.kind, self.namespace, self.rv, fields=self.fields, timeout_seconds=seconds)
+
+
+def wait_for(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, until: Predicate,
+             describe: Describe, timeout: float, what: str, terminal: Terminal | None = None) -> tuple[Obj | None, Timeline]:
+    """Wait until ``until(obj)`` (obj is None when the object does not exist)."""
+    tl = Timeline(what)
+    f = _Follower(cluster, kind, namespace, name)
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+
+    def check() -> bool:
+        tl.add(describe(f.obj))
+        if until(f.obj):
+            return True
+        if terminal is not None:
+            why = terminal(f.obj)
+            if why:
+                _publish(tl)
+                raise WaitFailed(f"{what}: stopped early, {why}; observed {tl.render()}", tl, f.obj)
+        return False
+
+    while True:
+        try:
+            f.relist()
+            if check():
+                _publish(tl)
+                return f.obj, tl
+            while time.monotonic() < deadline:
+                seconds = max(1, min(RECHECK_SECONDS, math.ceil(deadline - time.monotonic())))
+                expired = False
+                for ev in f.events(seconds):
+                    etype = ev.get("type")
+                    obj = ev.get("object") or {}
+                    if etype == "ERROR":
+                        tl.note(f"watch error {obj.get('code')} {obj.get('reason', '')}: re-listing")
+                        expired = True
+                        break
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if rv:
+                        f.rv = rv
+                    if etype == "BOOKMARK":
+                        continue
+                    f.obj = None if etype == "DELETED" else obj
+                    if check():
+                        _publish(tl)
+                        return f.obj, tl
+                if expired or time.monotonic() < deadline:
+                    # stream ended (timeout, drop or 410): re-read as a safety net, then watch again
+                    f.relist()
+                    if check():
+                        _publish(tl)
+                        return f.obj, tl
+            break
+        except ClusterUnreachable as exc:
+            tl.note(f"connection problem: {exc}")
+            if time.monotonic() >= deadline:
+                break
+            pause.wait(0.2)  # retry backoff after a dropped connection
+    _publish(tl)
+    raise WaitFailed(f"{what}: not reached within {timeout:.0f} s; observed {tl.render()}", tl, f.obj)
+
+
+def observe_unchanged(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, holds: Predicate,
+                      describe: Describe, seconds: float, what: str) -> Timeline:
+    """Watch for ``seconds`` and fail as soon as ``holds(obj)`` is false (like Gomega's Consistently)."""
+    tl = Timeline(what)
+    f = _Follower(cluster, kind, namespace, name)
+    deadline = time.monotonic() + seconds
+
+    def check() -> None:
+        tl.add(describe(f.obj))
+        if not holds(f.obj):
+            _publish(tl)
+            raise WaitFailed(f"{what}: changed to {describe(f.obj)}; observed {tl.render()}", tl, f.obj)
+
+    f.relist()
+    check()
+    while time.monotonic() < deadline:
+        remaining = max(1, math.ceil(deadline - time.monotonic()))
+        try:
+            for ev in f.events(remaining):
+                if time.monotonic() >= deadline:
+                    break
+                etype = ev.get("type")
+                obj = ev.get("object") or {}
+                if etype == "ERROR":
+                    break
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    f.rv = rv
+                if etype == "BOOKMARK":
+                    continue
+                f.obj = None if etype == "DELETED" else obj
+                check()
+        except ClusterUnreachable as exc:
+            tl.note(f"connection problem: {exc}")
+        f.relist()
+        check()
+    _publish(tl)
+    return tl
+
+
+def jsonpath_condition(expr: str) -> tuple[Callable[[Obj | None], Any], str]:
+    """Parse ``jsonpath={.status.printableStatus}=Running`` into (getter, expected)."""
+    if not expr.startswith("jsonpath={"):
+        raise ValueError(f"unsupported condition {expr!r}")
+    path, _, expected = expr[len("jsonpath={"):].partition("}=")
+    steps = [s for s in path.strip(".").split(".") if s]
+
+    def get(obj: Obj | None) -> Any:
+        cur: Any = obj
+        for s in steps:
+            if not isinstance(cur, dict):
+                return None
+            cur = cur.get(s)
+        return cur
+
+    return get, expected
+
+
+def wait_jsonpath(cluster: Cluster, kind: Kind, namespace: str | None, name: str, expr: str, *,
+                  timeout: float, terminal: Terminal | None = None) -> tuple[Obj | None, Timeline]:
+    """``wait_jsonpath(c, VM, ns, "x", "jsonpath={.status.printableStatus}=Running", timeout=...)``."""
+    get, expected = jsonpath_condition(expr)
+    return wait_for(cluster, kind, namespace, name,
+                    until=lambda o: o is not None and str(get(o)) == expected,
+                    describe=lambda o: GONE if o is None else str(get(o)),
+                    timeout=timeout, what=f"{kind.kind} {name} {expr}", terminal=terminal)
+
+
+class Recorder:
+    """Records an object's states in the background, from before an operation until ``stop()``.
+
+    ``with Recorder(c, VM, ns, name, describe) as rec: vm.migrate(); wait...`` then ``rec.timeline.states``.
+    """
+
+    def __init__(self, cluster: Cluster, kind: Kind, namespace: str | None, name: str, describe: Describe,
+                 what: str) -> None:
+        self.timeline = Timeline(what)
+        self._f = _Follower(cluster, kind, namespace, name)
+        self._describe = describe
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{name}", daemon=True)
+
+    def __enter__(self) -> "Recorder":
+        self._f.relist()
+        self.timeline.add(self._describe(self._f.obj))
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for ev in self._f.events(2):
+                    if self._stop.is_set():
+                        return
+                    etype = ev.get("type")
+                    obj = ev.get("object") or {}
+                    if etype == "ERROR":
+                        self.timeline.note("watch error: re-listing")
+                        break
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if rv:
+                        self._f.rv = rv
+                    if etype == "BOOKMARK":
+                        continue
+                    self._f.obj = None if etype == "DELETED" else obj
+                    self.timeline.add(self._describe(self._f.obj))
+                if not self._stop.is_set():
+                    self._f.relist()
+                    self.timeline.add(self._describe(self._f.obj))
+            except ClusterUnreachable as exc:
+                self.timeline.note(f"connection problem: {exc}")
+                self._stop.wait(0.2)  # retry backoff after a dropped connection
+            except Exception as exc:  # noqa: BLE001 - recorded, never raised from a thread
+                self.timeline.note(f"recorder error: {exc}")
+                self._stop.wait(0.2)
+
+    def stop(self) -> Timeline:
+        """Catch up with the current state, then stop recording."""
+        if not self._stop.is_set():
+            try:
+                self._f.relist()
+                self.timeline.add(self._describe(self._f.obj))
+            except ClusterUnreachable:
+                pass
+            self._stop.set()
+            self._thread.join(timeout=15)
+            _publish(self.timeline)
+        return self.timeline
+
+
+class SetRecorder:
+    """Records, in the background, a summary of a whole selection (e.g. the pods using a claim)."""
+
+    def __init__(self, cluster: Cluster, kind: Kind, namespace: str, summarize: Callable[[list[Obj]], str],
+                 what: str, labels: str | None = None) -> None:
+        self.timeline = Timeline(what)
+        self.cluster = cluster
+        self.kind = kind
+        self.namespace = namespace
+        self.labels = labels
+        self.summarize = summarize
+        self.objects: dict[str, Obj] = {}
+        self.rv = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"set-recorder-{kind.plural}", daemon=True)
+
+    def _relist(self) -> None:
+        items, self.rv = self.cluster.list(self.kind, self.namespace, labels=self.labels)
+        self.objects = {o["metadata"]["name"]: o for o in items}
+        self.timeline.add(self.summarize(list(self.objects.values())))
+
+    def __enter__(self) -> "SetRecorder":
+        self._relist()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for ev in self.cluster.watch(self.kind, self.namespace, self.rv, labels=self.labels,
+                                             timeout_seconds=2):
+                    if self._stop.is_set():
+                        return
+                    obj = ev.get("object") or {}
+                    if ev.get("type") == "ERROR":
+                        break
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if rv:
+                        self.rv = rv
+                    if ev.get("type") == "BOOKMARK":
+                        continue
+                    name = obj["metadata"]["name"]
+                    if ev.get("type") == "DELETED":
+                        self.objects.pop(name, None)
+                    else:
+                        self.objects[name] = obj
+                    self.timeline.add(self.summarize(list(self.objects.values())))
+                if not self._stop.is_set():
+                    self._relist()
+            except ClusterUnreachable as exc:
+                self.timeline.note(f"connection problem: {exc}")
+                self._stop.wait(0.2)  # retry backoff after a dropped connection
+            except Exception as exc:  # noqa: BLE001 - recorded, never raised from a thread
+                self.timeline.note(f"recorder error: {exc}")
+                self._stop.wait(0.2)
+
+    def stop(self) -> Timeline:
+        if not self._stop.is_set():
+            try:
+                self._relist()
+            except ClusterUnreachable:
+                pass
+            self._stop.set()
+            self._thread.join(timeout=15)
+            _publish(self.timeline)
+        return self.timeline

@@ -1,0 +1,160 @@
+"""Session-start checks: can this cluster be checked at all, and which capabilities does it have."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .kube.client import Answer, Cluster, ClusterUnreachable
+from .kube.kinds import KUBEVIRT, NODE, STORAGECLASS
+
+DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                             "storageclass.beta.kubernetes.io/is-default-class")
+
+
+class Uncheckable(Exception):
+    """The cluster cannot be checked: one clear line says why."""
+
+
+@dataclass
+class Capability:
+    ok: bool
+    reason: str = ""
+
+
+@dataclass
+class ClusterFacts:
+    backend: str
+    host: str
+    kubernetes_version: str = ""
+    kubevirt_version: str = ""
+    kubevirt_namespace: str = ""
+    nodes: list[str] = field(default_factory=list)
+    schedulable_nodes: list[str] = field(default_factory=list)
+    storage_classes: list[str] = field(default_factory=list)
+    default_storage_class: str | None = None
+    rwx_class: str | None = None
+    rwo_class: str | None = None
+    capabilities: dict[str, Capability] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend, "host": self.host, "kubernetes_version": self.kubernetes_version,
+            "kubevirt_version": self.kubevirt_version, "nodes": self.nodes,
+            "schedulable_nodes": self.schedulable_nodes, "storage_classes": self.storage_classes,
+            "rwx_storage_class": self.rwx_class, "rwo_storage_class": self.rwo_class,
+            "capabilities": {k: {"ok": v.ok, "reason": v.reason} for k, v in self.capabilities.items()},
+        }
+
+
+# (capability, verb, group, resource, subresource) checked with SelfSubjectAccessReview
+PERMISSIONS: list[tuple[str, str, str, str, str]] = [
+    ("vm", "create", "kubevirt.io", "virtualmachines", ""),
+    ("vm", "update", "subresources.kubevirt.io", "virtualmachines", "start"),
+    ("vm", "update", "subresources.kubevirt.io", "virtualmachines", "stop"),
+    ("vm", "update", "subresources.kubevirt.io", "virtualmachines", "restart"),
+    ("vm", "update", "subresources.kubevirt.io", "virtualmachineinstances", "pause"),
+    ("vm", "update", "subresources.kubevirt.io", "virtualmachineinstances", "unpause"),
+    ("vm", "create", "", "namespaces", ""),
+    ("migration", "update", "subresources.kubevirt.io", "virtualmachines", "migrate"),
+    ("migration", "create", "kubevirt.io", "virtualmachineinstancemigrations", ""),
+    ("storage", "create", "", "persistentvolumeclaims", ""),
+]
+
+
+def _fail(ans: Answer, what: str) -> Uncheckable:
+    if ans.code == 401:
+        return Uncheckable(f"the cluster refused our credentials (HTTP 401 Unauthorized) while {what}")
+    if ans.code == 403:
+        return Uncheckable(f"the cluster forbids {what} (HTTP 403): {ans.message}")
+    return Uncheckable(f"unexpected answer while {what}: {ans.describe()}")
+
+
+def _is_default(sc: dict[str, Any]) -> bool:
+    ann = (sc.get("metadata") or {}).get("annotations") or {}
+    return any(ann.get(a) == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
+
+
+def check(cluster: Cluster, *, rwx_class: str | None = None, rwo_class: str | None = None) -> ClusterFacts:
+    """Raise :class:`Uncheckable` or return the facts and capabilities of the cluster."""
+    facts = ClusterFacts(backend=cluster.backend, host=cluster.host)
+    try:
+        ans = cluster.call("GET", "/version", timeout=10)
+        if not ans.ok:
+            raise _fail(ans, "reading /version")
+        facts.kubernetes_version = str((ans.body or {}).get("gitVersion", ""))
+        _check_kubevirt(cluster, facts)
+        _check_nodes(cluster, facts)
+        _check_storage(cluster, facts, rwx_class, rwo_class)
+        _check_permissions(cluster, facts)
+    except ClusterUnreachable as exc:
+        raise Uncheckable(f"cannot reach the cluster at {exc}") from None
+    return facts
+
+
+def _check_kubevirt(cluster: Cluster, facts: ClusterFacts) -> None:
+    ans = cluster.call("GET", KUBEVIRT.collection(None))
+    if ans.code == 404:
+        raise Uncheckable(f"KubeVirt is not installed on {cluster.host}: the kubevirt.io/v1 API is not served")
+    if not ans.ok:
+        raise _fail(ans, "listing KubeVirt CRs")
+    items = ans.body.get("items") or []
+    if not items:
+        raise Uncheckable(f"KubeVirt is not installed on {cluster.host}: no KubeVirt CR exists")
+    kv = items[0]
+    phase = (kv.get("status") or {}).get("phase")
+    facts.kubevirt_namespace = kv["metadata"].get("namespace", "")
+    facts.kubevirt_version = (kv.get("status") or {}).get("observedKubeVirtVersion", "") or ""
+    if phase != "Deployed":
+        raise Uncheckable(f"KubeVirt in namespace {facts.kubevirt_namespace} is {phase or 'not ready'}, not Deployed")
+
+
+def _check_nodes(cluster: Cluster, facts: ClusterFacts) -> None:
+    nodes, _ = cluster.list(NODE)
+    facts.nodes = [n["metadata"]["name"] for n in nodes]
+    facts.schedulable_nodes = [
+        n["metadata"]["name"] for n in nodes
+        if ((n["metadata"].get("labels") or {}).get("kubevirt.io/schedulable") == "true")
+        and not (n.get("spec") or {}).get("unschedulable")
+    ]
+    count = len(facts.schedulable_nodes)
+    facts.capabilities["vm"] = Capability(count >= 1, "" if count else "no schedulable node (label kubevirt.io/schedulable=true)")
+    facts.capabilities["migration"] = Capability(
+        count >= 2, "" if count >= 2 else f"live migration needs 2 schedulable nodes; this cluster has {count}")
+
+
+def _check_storage(cluster: Cluster, facts: ClusterFacts, rwx: str | None, rwo: str | None) -> None:
+    classes, _ = cluster.list(STORAGECLASS)
+    facts.storage_classes = [c["metadata"]["name"] for c in classes]
+    facts.default_storage_class = next((c["metadata"]["name"] for c in classes if _is_default(c)), None)
+    facts.rwx_class = rwx or facts.default_storage_class
+    facts.rwo_class = rwo or facts.default_storage_class
+    for cap, name, mode, flag in (("rwx", facts.rwx_class, "ReadWriteMany", "--rwx-storage-class"),
+                                  ("rwo", facts.rwo_class, "ReadWriteOnce", "--rwo-storage-class")):
+        if name is None:
+            facts.capabilities[cap] = Capability(False, f"no storage class for {mode} volumes: the cluster has no default class and {flag} was not given")
+        elif name not in facts.storage_classes:
+            facts.capabilities[cap] = Capability(False, f"storage class {name} ({mode}) does not exist on this cluster")
+        else:
+            facts.capabilities[cap] = Capability(True)
+
+
+def _check_permissions(cluster: Cluster, facts: ClusterFacts) -> None:
+    for cap, verb, group, resource, sub in PERMISSIONS:
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": resource,
+                                                "subresource": sub}}}
+        ans = cluster.call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+        if not ans.ok:
+            raise _fail(ans, "checking permissions (SelfSubjectAccessReview)")
+        if not (ans.body.get("status") or {}).get("allowed"):
+            what = f"{verb} {resource}{'/' + sub if sub else ''}" + (f" ({group})" if group else "")
+            reason = f"missing permission: {what}"
+            if cap == "migration":
+                reason += " (needs the kubevirt.io:migrate ClusterRole)"
+            if cap == "storage":
+                facts.capabilities["rwx"] = facts.capabilities["rwo"] = Capability(False, reason)
+                continue
+            prev = facts.capabilities.get(cap)
+            if prev is None or prev.ok:
+                facts.capabilities[cap] = Capability(False, reason)

@@ -1,0 +1,122 @@
+"""One run of the suite: its cluster, its facts, its namespaces, and its cleanup."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .kube.client import ApiCallFailed, Cluster, ClusterUnreachable, Obj
+from .kube.kinds import NAMESPACE
+from .kube.waits import WaitFailed, wait_for
+from .labels import RUN_ID, SCENARIO, run_labels, run_selector, slug
+from .preflight import ClusterFacts
+from .timeouts import Timeouts
+
+KEEP_CHOICES = ("never", "on-failure", "always")
+
+
+@dataclass
+class Settings:
+    """What the user chose, after validation (pytest options and ``vmconform run`` flags)."""
+
+    backend: str = "emulated"
+    kubeconfig: str | None = None
+    context: str | None = None
+    rwx_class: str | None = None
+    rwo_class: str | None = None
+    image: str = "quay.io/kubevirt/alpine-container-disk-demo"
+    memory: str = "128Mi"
+    timeout_scale: float = 1.0
+    keep: str = "never"
+    report_dir: str = "reports"
+    guest_user: str | None = None
+    guest_password: str | None = None
+
+
+@dataclass
+class SuiteSession:
+    cluster: Cluster
+    facts: ClusterFacts
+    settings: Settings
+    run_id: str
+    timeouts: Timeouts
+    namespaces: list[str] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return run_labels(self.run_id)
+
+    def create_namespace(self, scenario_name: str) -> str:
+        base = f"vmconform-{self.run_id[-6:]}-{slug(scenario_name, 30)}"
+        body = {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"generateName": base + "-", "labels": {**self.labels, SCENARIO: slug(scenario_name, 60)}}}
+        ns = self.cluster.create(NAMESPACE, None, body)["metadata"]["name"]
+        self.namespaces.append(ns)
+        return ns
+
+    def delete_namespace(self, name: str, *, wait: bool = True) -> None:
+        """Delete one of this run's namespaces (checked by label) and wait until it is gone."""
+        obj = self.cluster.get(NAMESPACE, None, name)
+        if obj is None:
+            self._forget(name)
+            return
+        if (obj["metadata"].get("labels") or {}).get(RUN_ID) != self.run_id:
+            raise RuntimeError(f"refusing to delete namespace {name}: it does not carry this run's labels")
+        self.cluster.delete(NAMESPACE, None, name)
+        if wait:
+            wait_for(self.cluster, NAMESPACE, None, name, until=lambda o: o is None,
+                     describe=lambda o: "<gone>" if o is None else str((o.get("status") or {}).get("phase")),
+                     timeout=self.timeouts["cleanup"], what=f"namespace {name} deleted")
+        self._forget(name)
+
+    def _forget(self, name: str) -> None:
+        if name in self.namespaces:
+            self.namespaces.remove(name)
+
+    def sweep(self) -> list[str]:
+        """Delete every namespace of this run that is still there; return what could not be removed."""
+        left: list[str] = []
+        try:
+            items, _ = self.cluster.list(NAMESPACE, labels=run_selector(self.run_id))
+        except (ClusterUnreachable, ApiCallFailed) as exc:
+            print(f"vmconform: cleanup could not list namespaces: {exc}", file=sys.stderr)
+            return list(self.namespaces)
+        pending = [i["metadata"]["name"] for i in items if i["metadata"]["name"] not in self.kept]
+        try:
+            while pending:
+                name = pending[0]
+                try:
+                    self.delete_namespace(name)
+                except (WaitFailed, ClusterUnreachable, ApiCallFailed) as exc:
+                    print(f"vmconform: namespace {name} not removed: {str(exc).splitlines()[0]}", file=sys.stderr)
+                    left.append(name)
+                pending.pop(0)
+        except KeyboardInterrupt:
+            print("vmconform: cleanup interrupted; left behind (remove with `vmconform cleanup`): "
+                  + ", ".join(sorted(set(pending + left))), file=sys.stderr)
+            raise
+        return left
+
+    def close(self) -> None:
+        for fn in reversed(self.on_close):
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - closing must go on
+                print(f"vmconform: while closing: {exc}", file=sys.stderr)
+        self.on_close.clear()
+
+
+def describe_cluster(facts: ClusterFacts) -> dict[str, Any]:
+    return facts.as_dict()
+
+
+def started_at() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def owned(obj: Obj, run_id: str) -> bool:
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(RUN_ID) == run_id

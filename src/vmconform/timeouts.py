@@ -1,0 +1,43 @@
+"""The one timeout table (defaults from KubeVirt's own functional tests, §6) and its scale factor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# seconds, before scaling (tests/flags/timeout.go and the lifecycle/migration tests of §6)
+DEFAULTS: dict[str, float] = {
+    "vm_start": 360.0,  # VM ready after start
+    "vm_stop": 300.0,  # VMI gone after stop
+    "vm_restart": 240.0,  # new VMI Running after restart
+    "pause": 30.0,  # Paused condition after pause / gone after unpause
+    "migration": 240.0,  # migration Succeeded
+    "vmi_running_after_migration": 60.0,
+    "pvc_bound": 120.0,
+    "cleanup": 120.0,  # namespace gone after deletion
+    "console_connect": 10.0,
+    "console_login": 180.0,
+    "console_command": 60.0,
+    "unchanged": 2.0,  # how long a rejected operation must be seen to leave the VM unchanged
+}
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    scale: float = 1.0
+
+    def __getitem__(self, key: str) -> float:
+        return DEFAULTS[key] * self.scale
+
+    def get(self, key: str) -> float:
+        return self[key]
+
+
+def parse_scale(text: str) -> float:
+    """``--timeout-scale``: a positive number. Raises ValueError with a one-line reason."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"--timeout-scale must be a positive number, not {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(f"--timeout-scale must be a positive number, not {text!r}")
+    return value

@@ -1,0 +1,71 @@
+"""Small helpers shared by the step modules."""
+
+from __future__ import annotations
+
+import time
+
+from vmconform import specs
+from vmconform.kube.kinds import VM
+from vmconform.kube.waits import wait_for
+from vmconform.ops import VirtualMachine, printable_status
+from vmconform.scenario import ScenarioContext, Snapshot
+from vmconform.status import MIGRATING, PAUSED, RUNNING, STOPPED
+
+# which timeout of the table bounds a wait for each VM status
+STATUS_TIMEOUTS = {RUNNING: "vm_start", STOPPED: "vm_stop", PAUSED: "pause", MIGRATING: "migration"}
+
+
+def vm_spec(ctx: ScenarioContext, *extra: specs.Option) -> specs.Spec:
+    s = ctx.session.settings
+    return specs.new_vm(
+        "vm", specs.with_container_disk(s.image), specs.with_cloud_init(), specs.with_masquerade_network(),
+        specs.with_memory(s.memory), *extra,
+    )
+
+
+def wait_vm_status(ctx: ScenarioContext, status: str, timeout_key: str | None = None) -> float:
+    """Wait for the VM's printableStatus; returns the seconds it took."""
+    vm = ctx.require_vm()
+    key = timeout_key or STATUS_TIMEOUTS.get(status, "vm_start")
+    started = time.monotonic()
+    wait_for(ctx.cluster, VM, vm.namespace, vm.name,
+             until=lambda o: printable_status(o) == status, describe=printable_status,
+             timeout=ctx.timeouts[key], what=f"VM {vm.name} reaches {status}",
+             terminal=_terminal_vm(status))
+    return time.monotonic() - started
+
+
+def _terminal_vm(wanted: str):  # type: ignore[no-untyped-def]
+    bad = {"ErrorUnschedulable", "ErrorPvcNotFound", "CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff",
+           "DataVolumeError"}
+
+    def check(o):  # type: ignore[no-untyped-def]
+        st = printable_status(o)
+        if st in bad and st != wanted:
+            return f"the VM is {st}"
+        return None
+
+    return check
+
+
+def snapshot(vm: VirtualMachine) -> Snapshot:
+    obj = vm.get()
+    vmi = vm.vmi()
+    vmi_uid = (vmi or {}).get("metadata", {}).get("uid")
+    pods = vm.launcher_pods(vmi_uid) if vmi_uid else []
+    pods = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+    return Snapshot(
+        vm_status=printable_status(obj),
+        vmi_uid=vmi_uid,
+        vmi_node=((vmi or {}).get("status") or {}).get("nodeName"),
+        pod_uids=sorted(p["metadata"]["uid"] for p in pods),
+        pod_nodes=sorted((p.get("spec") or {}).get("nodeName", "") for p in pods),
+        pod_memory=sorted(_memory(p) for p in pods),
+    )
+
+
+def _memory(pod: dict) -> str:  # type: ignore[type-arg]
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == "compute":
+            return str(((c.get("resources") or {}).get("requests") or {}).get("memory", ""))
+    return ""

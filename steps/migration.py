@@ -1,0 +1,207 @@
+"""Live-migration steps: migrate, wait for the migration, and what must be true afterwards."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pytest_bdd import then, when
+
+from vmconform.kube.kinds import POD, VM, VMI, VMIM
+from vmconform.kube.waits import Recorder, SetRecorder, observe_unchanged, wait_for
+from vmconform.ops import condition, printable_status, uid, vmi_phase
+from vmconform.scenario import ScenarioContext
+from vmconform.status import (COND_LIVE_MIGRATABLE, LABEL_CREATED_BY, MIG_FAILED, MIG_SUCCEEDED, MIGRATING,
+                              MSG_RWX_REQUIRED, POD_RUNNING, POD_SUCCEEDED, REASON_DISKS_NOT_LIVE_MIGRATABLE, RUNNING)
+
+from ._support import snapshot
+
+
+def _pods_summary(claim: str | None):  # type: ignore[no-untyped-def]
+    def summarize(pods: list[dict[str, Any]]) -> str:
+        rows = []
+        for p in sorted(pods, key=lambda p: p["metadata"]["name"]):
+            if claim is not None and not _uses_claim(p, claim):
+                continue
+            rows.append(f"{p['metadata']['name']}@{(p.get('spec') or {}).get('nodeName', '?')}:"
+                        f"{(p.get('status') or {}).get('phase', '?')}")
+        return ", ".join(rows) or "no pods"
+    return summarize
+
+
+def _uses_claim(pod: dict[str, Any], claim: str) -> bool:
+    return any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim
+               for v in (pod.get("spec") or {}).get("volumes") or [])
+
+
+@when("I migrate the VM")
+def migrate(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vm = ctx.require_vm()
+    before = snapshot(vm)
+    ctx.snapshots.setdefault("before", before)
+    ctx.values["migration_source"] = before.vmi_node
+    claim = ctx.values.get("claim")
+    rec = Recorder(ctx.cluster, VM, vm.namespace, vm.name, printable_status, f"VM {vm.name} during migration")
+    pods = SetRecorder(ctx.cluster, POD, vm.namespace, _pods_summary(claim),
+                       f"launcher pods during migration" + (f" (claim {claim})" if claim else ""),
+                       labels="kubevirt.io=virt-launcher")
+    rec.__enter__()
+    pods.__enter__()
+    ctx.values["recorders"] = (rec, pods)
+    ctx.values["migration_started"] = time.monotonic()
+    ctx.answer = vm.migrate()
+    ctx.answers["migrate"] = ctx.answer
+
+
+def _stop_recorders(ctx: ScenarioContext) -> None:
+    recs = ctx.values.pop("recorders", None)
+    if recs:
+        for r in recs:
+            ctx.values.setdefault("recorded", []).append(r.stop())
+
+
+@then("the migrate request is rejected")
+def migrate_rejected(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    _stop_recorders(ctx)
+    ans = ctx.answer
+    assert ans is not None
+    assert not ans.ok, (f"migration of a VM with a ReadWriteOnce volume was accepted (HTTP {ans.code}); "
+                        f"live migration needs ReadWriteMany storage")
+    assert REASON_DISKS_NOT_LIVE_MIGRATABLE in ans.message, (
+        f"the migrate request was rejected, but not for its disks: {ans.describe()}")
+
+
+@then("the migration succeeds")
+def migration_succeeds(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vm = ctx.require_vm()
+    ans = ctx.answer
+    assert ans is not None and ans.ok, f"the migrate request was rejected: {ans.describe() if ans else 'none'}"
+    migs = vm.migrations()
+    assert migs, "the migrate request created no VirtualMachineInstanceMigration"
+    mig = sorted(migs, key=lambda m: m["metadata"].get("creationTimestamp", ""))[-1]
+    name = mig["metadata"]["name"]
+    ctx.values["migration"] = name
+
+    def phase(o: Any) -> str:
+        return "<gone>" if o is None else str((o.get("status") or {}).get("phase") or "<unset>")
+
+    try:
+        wait_for(ctx.cluster, VMIM, vm.namespace, name, until=lambda o: phase(o) == MIG_SUCCEEDED, describe=phase,
+                 timeout=ctx.timeouts["migration"], what=f"migration {name} of VM {vm.name} succeeds",
+                 terminal=lambda o: "the migration Failed" if phase(o) == MIG_FAILED else
+                 ("the migration object disappeared" if o is None else None))
+        ctx.transition("migration", time.monotonic() - ctx.values.get("migration_started", time.monotonic()))
+        wait_for(ctx.cluster, VM, vm.namespace, vm.name, until=lambda o: printable_status(o) == RUNNING,
+                 describe=printable_status, timeout=ctx.timeouts["vmi_running_after_migration"],
+                 what=f"VM {vm.name} Running after migration")
+    finally:
+        _stop_recorders(ctx)
+
+
+@then("the VM passed through Migrating and is Running again")
+def passed_migrating(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vm_tl = ctx.values["recorded"][0]
+    assert MIGRATING in vm_tl.states, f"the VM never showed {MIGRATING}: observed {vm_tl.render()}"
+    assert vm_tl.states[-1] == RUNNING, f"after migration the VM is {vm_tl.states[-1]}, not Running"
+
+
+@then("the VMI runs on another node than before")
+def other_node(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vmi = ctx.require_vm().vmi()
+    source = ctx.values["migration_source"]
+    node = ((vmi or {}).get("status") or {}).get("nodeName")
+    assert node and node != source, f"the migration succeeded but the VMI is still on node {source}"
+    label = ((vmi or {}).get("metadata", {}).get("labels") or {}).get("kubevirt.io/nodeName")
+    assert label == node, f"the VMI's kubevirt.io/nodeName label is {label}, its status.nodeName {node}"
+
+
+@then("the VMI's migration state is completed, not failed, from the old node to the new node")
+def migration_state(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vmi = ctx.require_vm().vmi() or {}
+    ms = (vmi.get("status") or {}).get("migrationState") or {}
+    assert ms, "the VMI has no status.migrationState after the migration"
+    assert ms.get("completed") is True, f"migrationState.completed is {ms.get('completed')}"
+    assert not ms.get("failed"), f"migrationState.failed is {ms.get('failed')}"
+    assert ms.get("sourceNode") == ctx.values["migration_source"], (
+        f"migrationState.sourceNode is {ms.get('sourceNode')}, the VMI ran on {ctx.values['migration_source']}")
+    assert ms.get("targetNode") == (vmi.get("status") or {}).get("nodeName"), (
+        f"migrationState.targetNode {ms.get('targetNode')} differs from the VMI's node")
+    for key in ("startTimestamp", "endTimestamp"):
+        assert ms.get(key), f"migrationState.{key} is missing"
+
+
+@then("the VMI is the same instance, not restarted")
+def same_instance(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    before = ctx.snapshots["before"]
+    vmi = ctx.require_vm().vmi()
+    assert uid(vmi) == before.vmi_uid, (
+        f"the VMI was replaced during migration (UID {before.vmi_uid} → {uid(vmi)}): the VM was restarted, "
+        f"not live-migrated")
+
+
+@then("the target launcher pod is Running on the new node and the source pod is Completed")
+def pods_after_migration(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vm = ctx.require_vm()
+    vmi = vm.vmi() or {}
+    node = (vmi.get("status") or {}).get("nodeName")
+    pods, _ = ctx.cluster.list(POD, vm.namespace, labels=f"{LABEL_CREATED_BY}={uid(vmi)}")
+    desc = ", ".join(f"{p['metadata']['name']}@{p['spec'].get('nodeName')}:{p['status'].get('phase')}" for p in pods)
+    assert any(p["spec"].get("nodeName") == node and p["status"].get("phase") == POD_RUNNING for p in pods), (
+        f"no launcher pod Running on the new node {node}: {desc}")
+    source = ctx.values["migration_source"]
+    assert any(p["spec"].get("nodeName") == source and p["status"].get("phase") == POD_SUCCEEDED for p in pods), (
+        f"the source launcher pod on {source} is not Completed: {desc}")
+
+
+@then("the VMI is not live-migratable because its disks are not shared")
+def not_migratable(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vmi = ctx.require_vm().vmi()
+    cond = condition(vmi, COND_LIVE_MIGRATABLE)
+    assert cond is not None, "the VMI has no LiveMigratable condition"
+    assert cond.get("status") == "False", (
+        f"a VMI with a ReadWriteOnce volume is reported LiveMigratable={cond.get('status')}; "
+        f"live migration needs ReadWriteMany storage")
+    assert cond.get("reason") == REASON_DISKS_NOT_LIVE_MIGRATABLE, f"LiveMigratable reason is {cond.get('reason')}"
+    assert MSG_RWX_REQUIRED in (cond.get("message") or ""), f"LiveMigratable message: {cond.get('message')}"
+
+
+@then("the VMI is live-migratable")
+def migratable(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vm = ctx.require_vm()
+    wait_for(ctx.cluster, VMI, vm.namespace, vm.name,
+             until=lambda o: (condition(o, COND_LIVE_MIGRATABLE) or {}).get("status") == "True",
+             describe=lambda o: f"LiveMigratable={(condition(o, COND_LIVE_MIGRATABLE) or {}).get('status', 'missing')}",
+             timeout=ctx.timeouts["vm_start"], what=f"VMI {vm.name} is live-migratable")
+
+
+@then("the VM stays Running on the same node")
+def stays_on_node(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    vm = ctx.require_vm()
+    source = ctx.values["migration_source"]
+    observe_unchanged(ctx.cluster, VMI, vm.namespace, vm.name,
+                      holds=lambda o: vmi_phase(o) == "Running" and (o.get("status") or {}).get("nodeName") == source,
+                      describe=lambda o: f"{vmi_phase(o)} on {((o or {}).get('status') or {}).get('nodeName')}",
+                      seconds=ctx.timeouts["unchanged"], what=f"VM {vm.name} stays on {source}")
+    assert printable_status(vm.get()) == RUNNING
+
+
+@then("during the migration the source and target launcher pods used the volume at the same time")
+def both_pods_used_volume(vmconform_scenario: ScenarioContext) -> None:
+    ctx = vmconform_scenario
+    pods_tl = ctx.values["recorded"][1]
+    source = ctx.values["migration_source"]
+    both = [s for s in pods_tl.states
+            if s.count(f":{POD_RUNNING}") >= 2 and f"@{source}:{POD_RUNNING}" in s]
+    assert both, (f"the source and target launcher pods never used the claim at the same time: "
+                  f"observed {pods_tl.render()}")
