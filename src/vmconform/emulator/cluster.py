@@ -71,10 +71,10 @@ class Emulator:
                 self.store.create(NAMESPACES, {"metadata": {"name": ns}})
         for c in self.controllers:
             await c.start(self)
-        self._runner = web.AppRunner(self.api.app(), handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(self.api.app(), handle_signals=False, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port,
-                           ssl_context=self.credentials.server_context(), shutdown_timeout=0.5)
+                           ssl_context=self.credentials.server_context())
         await site.start()
         sock = site._server.sockets[0]  # type: ignore[union-attr]
         self.port = sock.getsockname()[1]

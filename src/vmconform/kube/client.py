@@ -114,21 +114,23 @@ class Cluster:
         assert last is not None
         return last
 
+    def _request(self, method: str, path: str, body: Any, query: list[tuple[str, Any]], content_type: str,
+                 timeout: Any) -> Any:
+        """One HTTP exchange through the kubernetes client's REST layer; the response is not read yet."""
+        serialized = self.api_client.param_serialize(
+            method, path, query_params=query,
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body, auth_settings=["BearerToken"],
+        )
+        try:
+            return self.api_client.call_api(*serialized, _request_timeout=timeout)
+        except ApiException as exc:
+            raise ClusterUnreachable(f"{self.host}: {_short(Exception(exc.reason))}") from None
+
     def _once(self, method: str, path: str, body: Any, query: list[tuple[str, Any]],
               content_type: str, timeout: float) -> Answer:
-        try:
-            resp = self.api_client.call_api(
-                path, method, query_params=query, header_params={
-                    "Accept": "application/json", "Content-Type": content_type},
-                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                _request_timeout=timeout,
-            )
-        except ApiException as exc:
-            if exc.status == 0:
-                raise ClusterUnreachable(f"{self.host}: {exc.reason}") from None
-            return Answer(exc.status, _parse(exc.body))
-        response = resp[0] if isinstance(resp, tuple) else resp
-        return Answer(response.status, _parse(response.data))
+        resp = self._request(method, path, body, query, content_type, timeout)
+        return Answer(resp.status, _parse(resp.read()))
 
     # ------------------------------------------------------------ objects
 
@@ -191,17 +193,14 @@ class Cluster:
         if labels:
             query.append(("labelSelector", labels))
         try:
-            resp = self.api_client.call_api(
-                kind.collection(namespace), "GET", query_params=query,
-                header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-                _preload_content=False, _request_timeout=(10, timeout_seconds + 10),
-            )
-        except ApiException as exc:
-            yield {"type": "ERROR", "object": _parse(exc.body) or {"code": exc.status}}
-            return
+            resp = self._request("GET", kind.collection(namespace), None, query, "application/json",
+                                 (10, timeout_seconds + 10))
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterUnreachable(f"{self.host}: {_short(exc)}") from None
-        response = resp[0] if isinstance(resp, tuple) else resp
+        if resp.status != 200:
+            yield {"type": "ERROR", "object": _parse(resp.read()) or {"code": resp.status}}
+            return
+        response = resp.response
         buf = b""
         try:
             for chunk in response.stream(4096, decode_content=False):

@@ -108,11 +108,15 @@ class _Follower:
 
 def wait_for(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, until: Predicate,
              describe: Describe, timeout: float, what: str, terminal: Terminal | None = None) -> tuple[Obj | None, Timeline]:
-    """Wait until ``until(obj)`` (obj is None when the object does not exist)."""
+    """Wait until ``until(obj)`` (obj is None when the object does not exist).
+
+    Watches from the last resourceVersion seen; a dropped stream is resumed from there, a 410 Gone
+    (history expired) re-lists, and every RECHECK_SECONDS the object is re-read as a safety net.
+    """
     tl = Timeline(what)
     f = _Follower(cluster, kind, namespace, name)
     deadline = time.monotonic() + timeout
-    pause = threading.Event()
+    backoff = threading.Event()
 
     def check() -> bool:
         tl.add(describe(f.obj))
@@ -125,43 +129,56 @@ def wait_for(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, 
                 raise WaitFailed(f"{what}: stopped early, {why}; observed {tl.render()}", tl, f.obj)
         return False
 
-    while True:
+    def done() -> tuple[Obj | None, Timeline]:
+        _publish(tl)
+        return f.obj, tl
+
+    listed = False
+    while not listed:
         try:
             f.relist()
-            if check():
-                _publish(tl)
-                return f.obj, tl
-            while time.monotonic() < deadline:
-                seconds = max(1, min(RECHECK_SECONDS, math.ceil(deadline - time.monotonic())))
-                expired = False
-                for ev in f.events(seconds):
-                    etype = ev.get("type")
-                    obj = ev.get("object") or {}
-                    if etype == "ERROR":
-                        tl.note(f"watch error {obj.get('code')} {obj.get('reason', '')}: re-listing")
-                        expired = True
-                        break
-                    rv = (obj.get("metadata") or {}).get("resourceVersion")
-                    if rv:
-                        f.rv = rv
-                    if etype == "BOOKMARK":
-                        continue
-                    f.obj = None if etype == "DELETED" else obj
-                    if check():
-                        _publish(tl)
-                        return f.obj, tl
-                if expired or time.monotonic() < deadline:
-                    # stream ended (timeout, drop or 410): re-read as a safety net, then watch again
-                    f.relist()
-                    if check():
-                        _publish(tl)
-                        return f.obj, tl
-            break
+            listed = True
         except ClusterUnreachable as exc:
             tl.note(f"connection problem: {exc}")
             if time.monotonic() >= deadline:
-                break
-            pause.wait(0.2)  # retry backoff after a dropped connection
+                _publish(tl)
+                raise WaitFailed(f"{what}: the cluster could not be read: {exc}", tl, None) from None
+            backoff.wait(0.2)  # retry backoff after a failed read
+    if check():
+        return done()
+    last_read = time.monotonic()
+    while time.monotonic() < deadline:
+        seconds = max(1, min(RECHECK_SECONDS, math.ceil(deadline - time.monotonic())))
+        try:
+            for ev in f.events(seconds):
+                etype = ev.get("type")
+                obj = ev.get("object") or {}
+                if etype == "ERROR":
+                    code = obj.get("code")
+                    tl.note(f"watch answered {code} {obj.get('reason', '')}: re-listing")
+                    f.relist()
+                    last_read = time.monotonic()
+                    if check():
+                        return done()
+                    break
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    f.rv = rv
+                if etype == "BOOKMARK":
+                    continue
+                f.obj = None if etype == "DELETED" else obj
+                if check():
+                    return done()
+            else:
+                tl.note(f"watch ended: resuming from resourceVersion {f.rv}")
+            if time.monotonic() - last_read >= RECHECK_SECONDS:
+                f.relist()  # safety net: re-read now and then
+                last_read = time.monotonic()
+                if check():
+                    return done()
+        except ClusterUnreachable as exc:
+            tl.note(f"connection problem: {exc}")
+            backoff.wait(0.2)  # retry backoff after a dropped connection
     _publish(tl)
     raise WaitFailed(f"{what}: not reached within {timeout:.0f} s; observed {tl.render()}", tl, f.obj)
 

@@ -93,7 +93,8 @@ class Gates:
 
     ``owner`` is usually an object's UID; one object can wait on several lanes at once
     (e.g. its lifecycle and a pending pause).  Asking for a different stage on a lane
-    restarts that lane's clock.
+    restarts that lane's clock.  A gate that answers True is consumed: the caller makes
+    the transition right away, and asking for the same stage again starts a new wait.
     """
 
     TOLERANCE = 1e-3
@@ -107,12 +108,13 @@ class Gates:
         gate = self._gates.get((owner, lane))
         if gate is None or gate.stage != stage:
             if seconds <= 0:
-                self._gates[(owner, lane)] = _Gate(stage, now)
+                self._gates.pop((owner, lane), None)
                 return True
             self._gates[(owner, lane)] = _Gate(stage, now + seconds)
             self.queue.add_after(seconds, *key)
             return False
         if now + self.TOLERANCE >= gate.at:
+            del self._gates[(owner, lane)]
             return True
         return False
 

@@ -1,0 +1,86 @@
+"""State shared by the KubeVirt controllers of one emulator: options, timing, faults, queue, registries."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..resources import ResourceType
+from ..store import Event, Store
+from .behaviour import Behaviour
+from .events import EventRecorder
+from .guests import GuestHandle, GuestRegistry
+from .timing import Timing
+from .workqueue import Gates, Key, WorkQueue
+
+if TYPE_CHECKING:
+    from ..cluster import Emulator
+    from .migration_controller import MigrationController
+    from .subresource_api import SubresourceRoutes
+    from .vmi_controller import VMIController
+
+Obj = dict[str, Any]
+EventFn = Callable[[Event], None]
+
+_ATTR = "_kubevirt_context"
+
+
+class KubeVirtContext:
+    def __init__(self, emulator: "Emulator") -> None:
+        from .subresource_api import SubresourceRoutes
+
+        self.emulator = emulator
+        self.store: Store = emulator.store
+        self.options = emulator.options
+        try:
+            self.loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.loop = asyncio.get_event_loop()
+        self.faults: frozenset[str] = frozenset(getattr(self.options, "faults", ()) or ())
+        self.timing = Timing.from_options(self.options)
+        self.rng = random.Random(getattr(self.options, "seed", None))
+        self.behaviour = Behaviour(self.faults)
+        self.queue = WorkQueue(self.loop)
+        self.gates = Gates(self.queue)
+        self.events = EventRecorder(self.store)
+        self.guests = GuestRegistry()
+        self.subresources: SubresourceRoutes = SubresourceRoutes()
+        self.vmi_controller: VMIController | None = None
+        self.migration_controller: MigrationController | None = None
+        self._watchers: dict[tuple[str, str], list[EventFn]] = {}
+        self.store.listen(self._dispatch)
+
+    # ------------------------------------------------------------ events → work
+
+    def watch(self, res: ResourceType, fn: EventFn) -> None:
+        self._watchers.setdefault(res.key, []).append(fn)
+
+    def _dispatch(self, ev: Event) -> None:
+        for fn in self._watchers.get(ev.res.key, ()):
+            fn(ev)
+
+    def gate(self, owner: str, lane: str, stage: str, step: str | float, key: Key) -> bool:
+        """True once the step's duration has passed since ``stage`` was first asked for (then consumed)."""
+        seconds = step if isinstance(step, (int, float)) else self.timing.duration(step)
+        return self.gates.ready(owner, lane, stage, float(seconds), key)
+
+    def close(self) -> None:
+        self.queue.close()
+
+
+def context_of(emulator: "Emulator") -> KubeVirtContext:
+    """The KubeVirt context of an emulator, created on first use (inside its event loop)."""
+    ctx = getattr(emulator, _ATTR, None)
+    if ctx is None:
+        ctx = KubeVirtContext(emulator)
+        setattr(emulator, _ATTR, ctx)
+    return ctx
+
+
+def find_guest(emulator: "Emulator", namespace: str, vmi_name: str) -> GuestHandle | None:
+    """The guest of a running VMI, for the serial console; None when there is none."""
+    ctx = getattr(emulator, _ATTR, None)
+    if ctx is None:
+        return None
+    return ctx.guests.get(namespace, vmi_name)
