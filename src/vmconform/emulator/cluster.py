@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Protocol, TypeVar
 from aiohttp import web
 
 from . import kubeconfig
-from .resources import NAMESPACES, Registry
+from .resources import ALL, KUBEVIRT_GROUP, NAMESPACES, Registry
 from .server import ApiServer
 from .store import Store
 from .tls import Credentials, make_credentials
@@ -50,11 +50,15 @@ class Emulator:
     def __init__(self, options: Options | None = None,
                  controllers: list[Controller] | None = None) -> None:
         self.options = options or Options()
-        self.registry = Registry()
+        kinds = ALL if self.options.extra.get("kubevirt_api", True) else tuple(
+            k for k in ALL if k.group != KUBEVIRT_GROUP)
+        self.registry = Registry(kinds)
         self.store = Store(self.registry, history=self.options.history)
         self.credentials: Credentials = make_credentials()
         self.api = ApiServer(self.registry, self.store, self.credentials.token, dict(KUBERNETES_VERSION))
-        self.controllers: list[Controller] = list(controllers) if controllers is not None else default_controllers()
+        if controllers is None:
+            controllers = default_controllers() if self.options.extra.get("kubevirt_api", True) else []
+        self.controllers: list[Controller] = list(controllers)
         self._runner: web.AppRunner | None = None
         self.port = 0
 

@@ -1,0 +1,197 @@
+"""The virt-launcher pod (§3.6): its manifest and the status kubelet would report for it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..resources import dig
+from ..timeutil import now_rfc3339
+from .constants import (
+    ANNO_DOMAIN, ANNO_MIGRATION_JOB_NAME, DEFAULT_GRACE_PERIOD_S, LABEL_APP, LABEL_CREATED_BY, LABEL_HOSTNAME,
+    LABEL_MIGRATION_JOB_UID, LABEL_SCHEDULABLE, LABEL_VM_NAME_DEPRECATED, LABEL_VMI_ID, LAUNCHER_GRACE_PADDING_S,
+    LAUNCHER_IMAGE, LAUNCHER_VALUE, READINESS_GATE_UNPAUSED,
+)
+from .util import set_condition
+from .vmi_spec import hostname, launcher_requests, pvc_volumes
+
+Obj = dict[str, Any]
+
+GATE_NOT_PAUSED = ("NotPaused", "the virtual machine is not paused")
+GATE_PAUSED = ("Paused", "the virtual machine is paused")
+
+
+def grace_period(vmi: Obj) -> int:
+    value = dig(vmi, "spec", "terminationGracePeriodSeconds")
+    return int(value) if value is not None else DEFAULT_GRACE_PERIOD_S
+
+
+def launcher_pod(vmi: Obj, migration: Obj | None = None, added_selector: dict[str, str] | None = None,
+                 anti_affinity: bool = True) -> Obj:
+    meta = vmi["metadata"]
+    spec = vmi.get("spec") or {}
+    name = meta["name"]
+    labels = dict(meta.get("labels") or {})
+    labels.update({
+        LABEL_APP: LAUNCHER_VALUE, LABEL_CREATED_BY: meta["uid"],
+        LABEL_VM_NAME_DEPRECATED: hostname(vmi), LABEL_VMI_ID: name[:63],
+    })
+    annotations = {ANNO_DOMAIN: name, "kubectl.kubernetes.io/default-container": "compute",
+                   "kubevirt.io/migrationTransportUnix": "true",
+                   "descheduler.alpha.kubernetes.io/request-evict-only": ""}
+    node_selector = {**(spec.get("nodeSelector") or {}), LABEL_SCHEDULABLE: "true"}
+    affinity = dict(spec.get("affinity") or {})
+    if migration is not None:
+        labels[LABEL_MIGRATION_JOB_UID] = migration["metadata"]["uid"]
+        annotations[ANNO_MIGRATION_JOB_NAME] = migration["metadata"]["name"]
+        node_selector.update(added_selector or {})
+        if anti_affinity:
+            anti = dict(affinity.get("podAntiAffinity") or {})
+            anti["requiredDuringSchedulingIgnoredDuringExecution"] = list(
+                anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []) + [{
+                    "labelSelector": {"matchExpressions": [
+                        {"key": LABEL_CREATED_BY, "operator": "In", "values": [meta["uid"]]}]},
+                    "topologyKey": LABEL_HOSTNAME}]
+            affinity["podAntiAffinity"] = anti
+    requests = launcher_requests(spec)
+    containers: list[Obj] = [{
+        "name": "compute", "image": LAUNCHER_IMAGE,
+        "command": ["/usr/bin/virt-launcher-monitor", "--qemu-timeout", "321s", "--name", name,
+                    "--uid", meta["uid"], "--namespace", meta["namespace"]],
+        "resources": {"requests": requests, "limits": {"devices.kubevirt.io/kvm": "1",
+                                                        "devices.kubevirt.io/tun": "1",
+                                                        "devices.kubevirt.io/vhost-net": "1"}},
+        "securityContext": {"runAsUser": 107, "runAsGroup": 107, "runAsNonRoot": True,
+                            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+    }]
+    for vol in spec.get("volumes") or []:
+        image = dig(vol, "containerDisk", "image")
+        if image:
+            containers.append({
+                "name": f"volume{vol.get('name', '')}", "image": image,
+                "command": ["/usr/bin/container-disk"],
+                "resources": {"requests": {"cpu": "1m", "memory": "1M"}, "limits": {"cpu": "10m", "memory": "40M"}},
+            })
+    volumes: list[Obj] = [{"name": "private", "emptyDir": {}}, {"name": "public", "emptyDir": {}}]
+    for vol_name, claim in pvc_volumes(spec):
+        volumes.append({"name": vol_name, "persistentVolumeClaim": {"claimName": claim}})
+    pod_spec: Obj = {
+        "containers": containers,
+        "volumes": volumes,
+        "nodeSelector": node_selector,
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": grace_period(vmi) + LAUNCHER_GRACE_PADDING_S,
+        "readinessGates": [{"conditionType": READINESS_GATE_UNPAUSED}],
+        "hostname": hostname(vmi),
+        "automountServiceAccountToken": False,
+        "dnsPolicy": "ClusterFirst",
+        "enableServiceLinks": False,
+        "schedulerName": "default-scheduler",
+        "serviceAccountName": "default",
+        "securityContext": {"runAsUser": 107, "runAsGroup": 107, "fsGroup": 107, "runAsNonRoot": True},
+        "tolerations": [
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": 300},
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
+             "tolerationSeconds": 300},
+        ] + list(spec.get("tolerations") or []),
+    }
+    if affinity:
+        pod_spec["affinity"] = affinity
+    if spec.get("subdomain"):
+        pod_spec["subdomain"] = spec["subdomain"]
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "generateName": f"virt-launcher-{name}-", "namespace": meta["namespace"],
+            "labels": labels, "annotations": annotations,
+            "ownerReferences": [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "name": name,
+                                 "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}],
+        },
+        "spec": pod_spec,
+        "status": {"phase": "Pending", "qosClass": "Burstable"},
+    }
+
+
+# ---------------------------------------------------------------- kubelet-side status
+
+
+def _container_names(pod: Obj) -> list[tuple[str, str]]:
+    return [(c.get("name", ""), c.get("image", "")) for c in dig(pod, "spec", "containers", default=[]) or []]
+
+
+def mark_unschedulable(pod: Obj, message: str) -> None:
+    st = pod.setdefault("status", {})
+    st["phase"] = "Pending"
+    set_condition(st, "PodScheduled", "False", "Unschedulable", message, probe=True)
+
+
+def mark_scheduled(pod: Obj, node: str, host_ip: str) -> None:
+    pod["spec"]["nodeName"] = node
+    st = pod.setdefault("status", {})
+    st.update({"phase": "Pending", "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "startTime": now_rfc3339()})
+    set_condition(st, "PodScheduled", "True")
+    set_condition(st, "Initialized", "True")
+    set_condition(st, "PodReadyToStartContainers", "False")
+    set_condition(st, "ContainersReady", "False", "ContainersNotReady", "containers with unready status: [compute]")
+    set_condition(st, "Ready", "False", "ContainersNotReady", "containers with unready status: [compute]")
+    st["containerStatuses"] = [
+        {"name": n, "image": i, "imageID": "", "ready": False, "restartCount": 0, "started": False,
+         "state": {"waiting": {"reason": "ContainerCreating"}}} for n, i in _container_names(pod)]
+
+
+def mark_running(pod: Obj, ip: str, paused: bool = False) -> None:
+    st = pod.setdefault("status", {})
+    now = now_rfc3339()
+    st.update({"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]})
+    set_condition(st, "PodReadyToStartContainers", "True")
+    set_condition(st, "ContainersReady", "True")
+    st["containerStatuses"] = [
+        {"name": n, "image": i, "imageID": f"{i}@sha256:{'0' * 64}", "ready": True, "restartCount": 0,
+         "started": True, "containerID": f"containerd://{uuid.uuid4().hex}{uuid.uuid4().hex}",
+         "state": {"running": {"startedAt": now}}} for n, i in _container_names(pod)]
+    set_readiness_gate(pod, paused)
+
+
+def set_readiness_gate(pod: Obj, paused: bool) -> None:
+    """virt-controller's ``syncPausedConditionToPod`` and the resulting pod Ready condition."""
+    st = pod.setdefault("status", {})
+    reason, message = GATE_PAUSED if paused else GATE_NOT_PAUSED
+    set_condition(st, READINESS_GATE_UNPAUSED, "False" if paused else "True", reason, message, probe=True)
+    if st.get("phase") != "Running":
+        return
+    if paused:
+        set_condition(st, "Ready", "False", "ReadinessGatesNotReady",
+                      f'the status of pod readiness gate "{READINESS_GATE_UNPAUSED}" is not "True", but False')
+    else:
+        set_condition(st, "Ready", "True")
+
+
+def mark_finished(pod: Obj, succeeded: bool) -> None:
+    st = pod.setdefault("status", {})
+    now = now_rfc3339()
+    st["phase"] = "Succeeded" if succeeded else "Failed"
+    reason = "PodCompleted" if succeeded else "PodFailed"
+    set_condition(st, "PodReadyToStartContainers", "False")
+    set_condition(st, "ContainersReady", "False", reason)
+    set_condition(st, "Ready", "False", reason)
+    st["containerStatuses"] = [
+        {"name": n, "image": i, "imageID": f"{i}@sha256:{'0' * 64}", "ready": False, "restartCount": 0,
+         "started": False,
+         "state": {"terminated": {"exitCode": 0 if succeeded else 1,
+                                  "reason": "Completed" if succeeded else "Error",
+                                  "startedAt": dig(pod, "status", "startTime", default=now), "finishedAt": now}}}
+        for n, i in _container_names(pod)]
+
+
+def pod_ready(pod: Obj | None) -> bool:
+    if pod is None:
+        return False
+    for cond in dig(pod, "status", "conditions", default=[]) or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True"
+    return False
+
+
+def pod_final(pod: Obj) -> bool:
+    return dig(pod, "status", "phase") in ("Succeeded", "Failed")

@@ -1,0 +1,125 @@
+"""Playing scheduler and kubelet for virt-launcher pods: binding, start-up, graceful deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..resources import NODES, PODS, VMIS, ResourceType, dig
+from ..timeutil import now_rfc3339
+from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LABEL_CREATED_BY, LAUNCHER_VALUE
+from .context import KubeVirtContext
+from .launcher import mark_running, mark_scheduled, mark_unschedulable, pod_final
+from .scheduler import IpAllocator, schedule
+from .util import get_condition
+from .workqueue import Key
+
+Obj = dict[str, Any]
+
+# What ``PodDriver.advance`` reports.
+TERMINATING, FINISHED, UNSCHEDULABLE, SCHEDULING, STARTING, RUNNING = (
+    "terminating", "finished", "unschedulable", "scheduling", "starting", "running")
+
+
+def is_launcher(pod: Obj) -> bool:
+    return (pod["metadata"].get("labels") or {}).get(LABEL_APP) == LAUNCHER_VALUE
+
+
+def pods_of(ctx: KubeVirtContext, vmi: Obj) -> list[Obj]:
+    """All pods controlled by the VMI (label ``kubevirt.io/created-by``), oldest first."""
+    uid = vmi["metadata"]["uid"]
+    out = [p for p in ctx.store.items(PODS, vmi["metadata"]["namespace"])
+           if (p["metadata"].get("labels") or {}).get(LABEL_CREATED_BY) == uid]
+    out.sort(key=lambda p: int(p["metadata"].get("resourceVersion", "0")) if False else p["metadata"].get(
+        "creationTimestamp", ""))
+    return out
+
+
+class PodDriver:
+    """Moves launcher pods from Pending to Running and terminates deleted ones after a grace step."""
+
+    def __init__(self, ctx: KubeVirtContext) -> None:
+        self.ctx = ctx
+        self.ips = IpAllocator()
+        ctx.store.delete_hooks[PODS.key] = self._delete_hook
+        ctx.queue.register("launcher-pod", self._reap)
+
+    # ------------------------------------------------------------ start-up
+
+    def advance(self, pod: Obj, requeue: Key) -> str:
+        ctx = self.ctx
+        meta = pod["metadata"]
+        ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        if meta.get("deletionTimestamp"):
+            return TERMINATING
+        if pod_final(pod):
+            return FINISHED
+        if not dig(pod, "spec", "nodeName"):
+            cond = get_condition(pod, "PodScheduled")
+            waiting = UNSCHEDULABLE if cond is not None and cond.get("status") == "False" else SCHEDULING
+            if not ctx.gate(uid, "pod", "schedule", "pod.schedule", requeue):
+                return waiting
+            placement = schedule(ctx.store, pod)
+            if placement.node is None:
+                if cond is None or cond.get("message") != placement.message:
+                    ctx.store.mutate(PODS, ns, name, lambda o: mark_unschedulable(o, placement.message), status=True)
+                    ctx.events.record(pod, EV_WARNING, "FailedScheduling", placement.message, COMPONENT_SCHEDULER)
+                return UNSCHEDULABLE
+            node = ctx.store.peek(NODES, None, placement.node)
+            host_ip = next((a.get("address") for a in dig(node, "status", "addresses", default=[]) or []
+                            if a.get("type") == "InternalIP"), "") if node else ""
+            ctx.store.mutate(PODS, ns, name, lambda o: mark_scheduled(o, placement.node or "", host_ip))
+            ctx.events.record(pod, "Normal", "Scheduled",
+                              f"Successfully assigned {ns}/{name} to {placement.node}", COMPONENT_SCHEDULER)
+            return STARTING
+        if dig(pod, "status", "phase") != "Running":
+            if not ctx.gate(uid, "pod", "start", "pod.start", requeue):
+                return STARTING
+            ip = self.ips.allocate(ctx.store, pod["spec"]["nodeName"])
+            ctx.store.mutate(PODS, ns, name, lambda o: mark_running(o, ip), status=True)
+            return RUNNING
+        return RUNNING
+
+    # ------------------------------------------------------------ deletion
+
+    def _delete_hook(self, res: ResourceType, pod: Obj, options: dict[str, Any]) -> bool:
+        """Launcher pods terminate gracefully; everything else goes at once (no kubelet here)."""
+        meta = pod["metadata"]
+        if not is_launcher(pod):
+            return False
+        if meta.get("deletionTimestamp"):
+            return True
+        if pod_final(pod) or not dig(pod, "spec", "nodeName"):
+            return False
+        grace = options.get("gracePeriodSeconds")
+        if grace is None:
+            grace = dig(pod, "spec", "terminationGracePeriodSeconds", default=30)
+
+        def mark(o: Obj) -> None:
+            o["metadata"]["deletionTimestamp"] = now_rfc3339()
+            o["metadata"]["deletionGracePeriodSeconds"] = int(grace)
+
+        self.ctx.store.mutate(PODS, meta["namespace"], meta["name"], mark, status=True)
+        self.ctx.queue.add("launcher-pod", meta["namespace"], meta["name"])
+        return True
+
+    def _reap(self, ns: str, name: str) -> None:
+        ctx = self.ctx
+        pod = ctx.store.peek(PODS, ns, name)
+        if pod is None or not pod["metadata"].get("deletionTimestamp"):
+            return
+        owner = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+        if owner is not None:
+            vmi = ctx.store.peek(VMIS, ns, owner.get("name", ""))
+            if (vmi is not None and vmi["metadata"]["uid"] == owner.get("uid")
+                    and vmi["metadata"].get("deletionTimestamp")
+                    and dig(vmi, "status", "phase") not in ("Succeeded", "Failed")):
+                return  # the VMI's own shutdown finishes this pod
+        grace = int(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+        seconds = 0.0 if grace == 0 else min(ctx.timing.duration("pod.terminate"), float(grace))
+        if ctx.gate(pod["metadata"]["uid"], "pod", f"terminate:{grace}", seconds, ("launcher-pod", ns, name)):
+            self.finish(ns, name)
+
+    def finish(self, ns: str, name: str) -> None:
+        """Remove a pod now (its containers have exited)."""
+        if self.ctx.store.peek(PODS, ns, name) is not None:
+            self.ctx.store.finish_delete(PODS, ns, name)
