@@ -5,4 +5,5 @@ pytest_plugins = [
     "steps.vm_state",
     "steps.migration",
     "steps.storage",
+    "steps.guest",
 ]

@@ -106,7 +106,7 @@ class SuiteController:
         except Exception as exc:  # noqa: BLE001 - the kubeconfig itself is bad
             raise Uncheckable(f"cannot use kubeconfig {path}: {str(exc).splitlines()[0]}") from None
         facts = check(cluster, rwx_class=s.rwx_class, rwo_class=s.rwo_class)
-        facts.capabilities.setdefault("guest", verdict_capability_guest())
+        facts.capabilities["guest"] = guest_capability(s)
         session = SuiteSession(cluster=cluster, facts=facts, settings=s, run_id=self.run_id,
                                timeouts=Timeouts(s.timeout_scale))
         self.cluster_facts = facts.as_dict()
@@ -248,9 +248,13 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return str(lr)
 
 
-def verdict_capability_guest() -> Any:
+def guest_capability(s: Settings) -> Any:
+    from .console import login_for
     from .preflight import Capability
 
+    if login_for(s.image, s.guest_user, s.guest_password) is None:
+        return Capability(False, f"no serial-console login is known for image {s.image}; "
+                                 f"give --guest-user and --guest-password")
     return Capability(True)
 
 

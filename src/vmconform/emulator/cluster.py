@@ -93,11 +93,13 @@ class Emulator:
 
 
 def default_controllers() -> list[Controller]:
+    from .faults import TransportFaults
+
     try:
-        from .kubevirt import controllers  # issue 3: KubeVirt behaviour
+        from .kubevirt import controllers  # the KubeVirt behaviour
     except ImportError:
-        return []
-    return controllers()
+        return [TransportFaults()]
+    return [*controllers(), TransportFaults()]
 
 
 class EmulatedCluster:

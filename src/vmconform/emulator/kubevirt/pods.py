@@ -29,8 +29,7 @@ def pods_of(ctx: KubeVirtContext, vmi: Obj) -> list[Obj]:
     uid = vmi["metadata"]["uid"]
     out = [p for p in ctx.store.items(PODS, vmi["metadata"]["namespace"])
            if (p["metadata"].get("labels") or {}).get(LABEL_CREATED_BY) == uid]
-    out.sort(key=lambda p: int(p["metadata"].get("resourceVersion", "0")) if False else p["metadata"].get(
-        "creationTimestamp", ""))
+    out.sort(key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
     return out
 
 
