@@ -187,7 +187,7 @@ def _build_html(report_dir: Path, root: Path) -> None:
     except ImportError:
         return
     result = build_html(report_dir / "allure-results", report_dir / "allure-report", project_root=root)
-    print(f"vmconform: {result}")
+    print(f"vmconform: {result.message}")
 
 
 def cleanup(args: argparse.Namespace) -> int:
@@ -213,5 +213,5 @@ def report(args: argparse.Namespace) -> int:
     except ImportError:
         return _fail("the HTML report builder is not available", exitcodes.USAGE)
     result = build_html(results, report_dir / "allure-report", project_root=project_root())
-    print(f"vmconform: {result}")
-    return 0 if getattr(result, "ok", True) else exitcodes.PREREQUISITE_MISSING
+    print(f"vmconform: {result.message}")
+    return {"failed": 1, "node-missing": exitcodes.PREREQUISITE_MISSING}.get(result.status, 0)

@@ -31,7 +31,7 @@ ALLURE_PACKAGE = "allure"
 HISTORY_FILE = "history.jsonl"
 DEFAULT_HISTORY_LIMIT = 30
 NPM_CI_TIMEOUT = 600.0
-GENERATE_TIMEOUT = 300.0
+GENERATE_TIMEOUT = 180.0
 
 Status = Literal["built", "node-missing", "no-results", "failed"]
 
@@ -71,17 +71,19 @@ def _display(path: Path, base: Path) -> str:
 
 
 def _one_line(text: str, limit: int = 300) -> str:
-    """The most telling line of a tool's output, without colour codes."""
+    """The most telling line of a tool's output: no colours, no stack traces."""
     lines = [_ANSI.sub("", line).strip() for line in text.splitlines()]
-    lines = [line for line in lines if line]
+    lines = [line for line in lines if line and not line.startswith("at ")]
     if not lines:
         return ""
-    pick = next((line for line in lines if re.search(r"\berr(or)?\b|ERR!", line, re.I)), lines[-1])
-    # npm prefixes every line with "npm error"; the code line alone says little.
-    if pick.lower().startswith("npm error code") and len(lines) > 1:
-        rest = [line for line in lines if line.lower().startswith("npm error") and line != pick]
-        if rest:
-            pick = f"{pick}: {rest[0].removeprefix('npm error').strip()}"
+    npm = [line[len("npm error") :].strip() for line in lines if line.lower().startswith("npm error")]
+    npm = [line for line in npm if line and not line.startswith("A complete log")]
+    if npm:
+        code = next((line for line in npm if line.startswith("code ")), None)
+        what = next((line for line in npm if not line.startswith(("code ", "errno "))), None)
+        pick = ": ".join(part for part in (code, what) if part)
+    else:
+        pick = next((line for line in lines if re.search(r"\berr(or)?\b", line, re.I)), lines[-1])
     return pick if len(pick) <= limit else pick[: limit - 1] + "…"
 
 
@@ -167,8 +169,8 @@ def _allure_config(name: str, report_dir: Path, history_limit: int | None) -> di
         "output": str(report_dir),
         "historyPath": str(report_dir / HISTORY_FILE),
         "plugins": {
-            # Only the Awesome plugin: with a single plugin Allure writes straight
-            # to <output>/index.html instead of <output>/<plugin>/index.html.
+            # Only the Awesome report plugin, so Allure 3.18 writes the page at
+            # <output>/index.html (several report plugins get <output>/<id>/).
             "awesome": {
                 "options": {
                     "singleFile": True,

@@ -1,0 +1,461 @@
+"""VirtualMachineInstanceMigration: phases, target pod, migrationState, limits, cancellation (§3.5, §4)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..resources import PODS, VMIMS, VMIS, dig
+from ..store import Event
+from ..timeutil import now_rfc3339, parse_rfc3339
+from . import constants as C
+from .bootstrap import migration_config
+from .context import KubeVirtContext, context_of
+from .launcher import launcher_pod, mark_finished, pod_final
+from .pods import FINISHED, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, pods_of
+from .util import remove_finalizers, set_condition
+
+if TYPE_CHECKING:
+    from ..cluster import Emulator
+
+Obj = dict[str, Any]
+CONFIG_KEYS = ("allowAutoConverge", "allowPostCopy", "allowWorkloadDisruption", "bandwidthPerMigration",
+               "completionTimeoutPerGiB", "nodeDrainTaintKey", "parallelMigrationsPerCluster",
+               "parallelOutboundMigrationsPerNode", "progressTimeout", "unsafeMigrationOverride",
+               "matchSELinuxLevelOnMigration", "disableTLS", "utilityVolumesTimeout")
+
+
+def _set_phase(status: Obj, phase: str) -> None:
+    status["phase"] = phase
+    status.setdefault("phaseTransitionTimestamps", []).append(
+        {"phase": phase, "phaseTransitionTimestamp": now_rfc3339()})
+
+
+def _age_seconds(obj: Obj) -> float:
+    from datetime import datetime, timezone
+
+    created = obj["metadata"].get("creationTimestamp")
+    if not created:
+        return 0.0
+    return (datetime.now(timezone.utc) - parse_rfc3339(created)).total_seconds()
+
+
+class MigrationController:
+    def __init__(self) -> None:
+        self.ctx: KubeVirtContext | None = None
+        self.pods: PodDriver | None = None
+        self._warned: set[str] = set()
+
+    async def start(self, emulator: "Emulator") -> None:
+        ctx = self.ctx = context_of(emulator)
+        ctx.migration_controller = self
+        ctx.queue.register("vmim", self.reconcile)
+        ctx.watch(VMIMS, self._on_vmim)
+        ctx.watch(VMIS, self._on_vmi)
+        ctx.watch(PODS, self._on_pod)
+
+    async def stop(self) -> None:
+        if self.ctx is not None:
+            self.ctx.close()
+
+    @property
+    def driver(self) -> PodDriver:
+        assert self.ctx is not None
+        if self.pods is None:
+            vc = self.ctx.vmi_controller
+            self.pods = vc.pods if vc is not None and vc.pods is not None else PodDriver(self.ctx)
+        return self.pods
+
+    # ------------------------------------------------------------ events
+
+    def _on_vmim(self, ev: Event) -> None:
+        assert self.ctx is not None
+        if ev.type != "DELETED":
+            self.ctx.queue.add("vmim", ev.obj["metadata"]["namespace"], ev.obj["metadata"]["name"])
+
+    def _on_vmi(self, ev: Event) -> None:
+        assert self.ctx is not None
+        meta = ev.obj["metadata"]
+        for mig in self.ctx.store.items(VMIMS, meta["namespace"]):
+            if dig(mig, "spec", "vmiName") == meta["name"] and (
+                    dig(mig, "status", "phase") not in C.MIG_FINAL or mig["metadata"].get("deletionTimestamp")):
+                self.ctx.queue.add("vmim", meta["namespace"], mig["metadata"]["name"])
+
+    def _on_pod(self, ev: Event) -> None:
+        assert self.ctx is not None
+        job = (ev.obj["metadata"].get("labels") or {}).get(C.LABEL_MIGRATION_JOB_UID)
+        if not job:
+            return
+        for mig in self.ctx.store.items(VMIMS, ev.obj["metadata"].get("namespace")):
+            if mig["metadata"]["uid"] == job:
+                self.ctx.queue.add("vmim", mig["metadata"]["namespace"], mig["metadata"]["name"])
+
+    # ------------------------------------------------------------ helpers
+
+    def _key(self, mig: Obj) -> tuple[str, str, str]:
+        return ("vmim", mig["metadata"]["namespace"], mig["metadata"]["name"])
+
+    def _write(self, mig: Obj, fn: Any) -> None:
+        assert self.ctx is not None
+        self.ctx.store.mutate(VMIMS, mig["metadata"]["namespace"], mig["metadata"]["name"], fn, status=True)
+
+    def _write_vmi(self, vmi: Obj, fn: Any) -> None:
+        assert self.ctx is not None
+        self.ctx.store.mutate(VMIS, vmi["metadata"]["namespace"], vmi["metadata"]["name"], fn, status=True)
+
+    def _event(self, obj: Obj, type_: str, reason: str, message: str, handler: bool = False) -> None:
+        assert self.ctx is not None
+        self.ctx.events.record(obj, type_, reason, message,
+                               C.COMPONENT_HANDLER if handler else C.COMPONENT_MIGRATION,
+                               dig(obj, "status", "nodeName") if handler else None)
+
+    def target_pod(self, mig: Obj) -> Obj | None:
+        assert self.ctx is not None
+        uid = mig["metadata"]["uid"]
+        for pod in self.ctx.store.items(PODS, mig["metadata"]["namespace"]):
+            if (pod["metadata"].get("labels") or {}).get(C.LABEL_MIGRATION_JOB_UID) == uid:
+                return pod
+        return None
+
+    def _running_migrations(self) -> list[Obj]:
+        """Unfinished VMIMs in a running phase, plus Pending ones that already have a target pod (§4.4)."""
+        assert self.ctx is not None
+        out = []
+        for mig in self.ctx.store.items(VMIMS):
+            phase = dig(mig, "status", "phase", default="")
+            if phase in C.MIG_ACTIVE or (phase == C.MIG_PENDING and self.target_pod(mig) is not None):
+                out.append(mig)
+        return out
+
+    def _fail(self, mig: Obj, message: str, delete_target: bool = True) -> None:
+        assert self.ctx is not None
+        pod = self.target_pod(mig)
+        if pod is not None and delete_target and not pod["metadata"].get("deletionTimestamp"):
+            self.ctx.store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            self._event(mig, C.EV_NORMAL, "SuccessfulDelete", f"Deleted migration target pod {pod['metadata']['name']}")
+
+        def fn(o: Obj) -> None:
+            _set_phase(o.setdefault("status", {}), C.MIG_FAILED)
+
+        self._write(mig, fn)
+        self._event(mig, C.EV_WARNING, "FailedMigration", message)
+        self._after_final(mig)
+
+    # ------------------------------------------------------------ reconcile
+
+    def reconcile(self, ns: str, name: str) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        mig = ctx.store.peek(VMIMS, ns, name)
+        if mig is None:
+            return
+        phase = dig(mig, "status", "phase", default="") or ""
+        vmi = ctx.store.peek(VMIS, ns, dig(mig, "spec", "vmiName", default=""))
+        if mig["metadata"].get("deletionTimestamp"):
+            self._cancel(mig, vmi, phase)
+            return
+        if phase in C.MIG_FINAL:
+            return
+        if phase == "":
+            self._accept(mig)
+            return
+        if vmi is None:
+            self._fail(mig, "Migration failed because vmi does not exist.")
+            return
+        if dig(vmi, "status", "phase") in C.FINAL_PHASES or vmi["metadata"].get("deletionTimestamp"):
+            self._fail(mig, "Migration failed vmi shutdown during migration.")
+            return
+        step = {C.MIG_PENDING: self._pending, C.MIG_SCHEDULING: self._scheduling,
+                C.MIG_SCHEDULED: self._handoff, C.MIG_PREPARING_TARGET: self._prepare,
+                C.MIG_TARGET_READY: self._start, C.MIG_RUNNING: self._transfer}.get(phase)
+        if step is not None:
+            step(mig, vmi)
+
+    def _accept(self, mig: Obj) -> None:
+        assert self.ctx is not None
+        vmi_name = dig(mig, "spec", "vmiName")
+        for other in self.ctx.store.items(VMIMS, mig["metadata"]["namespace"]):
+            if other["metadata"]["uid"] == mig["metadata"]["uid"] or dig(other, "spec", "vmiName") != vmi_name:
+                continue
+            if dig(other, "status", "phase") not in (None, "", *C.MIG_FINAL):
+                self._fail(mig, "VMI is not eligible for migration because another migration job is in progress.")
+                return
+        self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_PENDING))
+
+    def _pending(self, mig: Obj, vmi: Obj) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if dig(vmi, "status", "phase") != C.RUNNING:
+            return  # waits for the VMI to run (requeued on VMI changes)
+        key = self._key(mig)
+        cfg = migration_config(ctx)
+        running = self._running_migrations()
+        source = dig(vmi, "status", "nodeName")
+        outbound = 0
+        for other in running:
+            other_vmi = ctx.store.peek(VMIS, other["metadata"]["namespace"], dig(other, "spec", "vmiName", default=""))
+            if other_vmi is not None and dig(other_vmi, "status", "nodeName") == source:
+                outbound += 1
+        live_pods = [p for p in pods_of(ctx, vmi) if not pod_final(p)]
+        if (len(running) >= int(cfg["parallelMigrationsPerCluster"])
+                or outbound >= int(cfg["parallelOutboundMigrationsPerNode"]) or len(live_pods) > 1):
+            ctx.queue.add_after(ctx.timing.duration("migration.requeue"), *key)
+            return
+        if not ctx.gate(mig["metadata"]["uid"], "mig", "pending", "migration.pending", key):
+            return
+        pod = launcher_pod(vmi, migration=mig, added_selector=dig(mig, "spec", "addedNodeSelector"),
+                           anti_affinity=ctx.behaviour.migration_target_avoids_source())
+        created = ctx.store.create(PODS, pod, mig["metadata"]["namespace"])
+        self._event(mig, C.EV_NORMAL, "SuccessfulCreate", f"Created migration target pod {created['metadata']['name']}")
+        self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_SCHEDULING))
+
+    def _scheduling(self, mig: Obj, vmi: Obj) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        pod = self.target_pod(mig)
+        if pod is None:
+            self._fail(mig, "Migration target pod was removed during active migration.", delete_target=False)
+            return
+        state = self.driver.advance(pod, self._key(mig))
+        if state in (TERMINATING, FINISHED):
+            self._fail(mig, "Migration failed because target pod shutdown during migration")
+            return
+        if state == RUNNING:
+            self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_SCHEDULED))
+            return
+        annotations = mig["metadata"].get("annotations") or {}
+        if state == UNSCHEDULABLE:
+            timeout = float(annotations.get(C.ANNO_UNSCHEDULABLE_TIMEOUT, C.UNSCHEDULABLE_TIMEOUT_S))
+            if mig["metadata"]["uid"] not in self._warned:
+                self._warned.add(mig["metadata"]["uid"])
+                self._event(mig, C.EV_WARNING, "migrationTargetPodUnschedulable",
+                            f"Migration target pod for VMI [{vmi['metadata']['namespace']}/"
+                            f"{vmi['metadata']['name']}] is currently unschedulable.")
+        else:
+            timeout = float(annotations.get(C.ANNO_PENDING_TIMEOUT, C.PENDING_TIMEOUT_S))
+        age = _age_seconds(pod)
+        if age >= timeout:
+            self._fail(mig, f"Migration target pod was pending for more than {int(timeout)} seconds")
+        else:
+            ctx.queue.add_after(timeout - age + 0.05, *self._key(mig))
+
+    def _handoff(self, mig: Obj, vmi: Obj) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        pod = self.target_pod(mig)
+        if pod is None or pod_final(pod) or pod["metadata"].get("deletionTimestamp"):
+            self._fail(mig, "Migration failed because target pod shutdown during migration")
+            return
+        if not ctx.gate(mig["metadata"]["uid"], "mig", "handoff", "migration.handoff", self._key(mig)):
+            return
+        cfg = migration_config(ctx)
+        source_pod = next((p for p in pods_of(ctx, vmi) if dig(p, "spec", "nodeName") == dig(vmi, "status", "nodeName")
+                           and not pod_final(p)), None)
+        target_node = pod["spec"]["nodeName"]
+        state = {
+            "migrationUid": mig["metadata"]["uid"],
+            "sourceNode": dig(vmi, "status", "nodeName", default=""),
+            "targetNode": target_node,
+            "targetPod": pod["metadata"]["name"],
+            "sourcePod": source_pod["metadata"]["name"] if source_pod else "",
+            "migrationConfiguration": {k: cfg[k] for k in CONFIG_KEYS if k in cfg},
+            "sourceState": {"migrationUID": mig["metadata"]["uid"], "node": dig(vmi, "status", "nodeName", default=""),
+                            "pod": source_pod["metadata"]["name"] if source_pod else "",
+                            "virtualMachineInstanceUID": vmi["metadata"]["uid"],
+                            "domainName": vmi["metadata"]["name"], "domainNamespace": vmi["metadata"]["namespace"]},
+            "targetState": {"migrationUID": mig["metadata"]["uid"], "node": target_node,
+                            "pod": pod["metadata"]["name"], "virtualMachineInstanceUID": vmi["metadata"]["uid"],
+                            "domainName": vmi["metadata"]["name"], "domainNamespace": vmi["metadata"]["namespace"]},
+        }
+
+        def fn(o: Obj) -> None:
+            o.setdefault("status", {})["migrationState"] = state
+            o["metadata"].setdefault("labels", {})[C.LABEL_MIGRATION_TARGET_NODE] = target_node
+            o["status"]["activePods"] = {p["metadata"]["uid"]: dig(p, "spec", "nodeName", default="") or ""
+                                         for p in pods_of(ctx, o)}
+
+        self._write_vmi(vmi, fn)
+        self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_PREPARING_TARGET))
+        self._event(mig, C.EV_NORMAL, "SuccessfulHandOver", "Migration target pod is ready for preparation by virt-handler.")
+
+    def _prepare(self, mig: Obj, vmi: Obj) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if not self._target_alive(mig):
+            return
+        if not ctx.gate(mig["metadata"]["uid"], "mig", "prepare", "migration.prepare", self._key(mig)):
+            return
+        pod = self.target_pod(mig) or {}
+        address = dig(pod, "status", "hostIP", default="") or dig(pod, "status", "podIP", default="")
+
+        def fn(o: Obj) -> None:
+            ms = o.setdefault("status", {}).setdefault("migrationState", {})
+            ms["targetNodeAddress"] = address
+            ms["targetDirectMigrationNodePorts"] = {"34567": 0, "45678": 49152}
+            ms.setdefault("targetState", {})["syncAddress"] = f"{address}:9185"
+
+        self._write_vmi(vmi, fn)
+        self._event(vmi, C.EV_NORMAL, "PreparingTarget", "VirtualMachineInstance Migration Target Prepared.", True)
+        self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_TARGET_READY))
+
+    def _start(self, mig: Obj, vmi: Obj) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if not self._target_alive(mig):
+            return
+        if not ctx.gate(mig["metadata"]["uid"], "mig", "start", "migration.start", self._key(mig)):
+            return
+
+        def fn(o: Obj) -> None:
+            ms = o.setdefault("status", {}).setdefault("migrationState", {})
+            ms["startTimestamp"] = now_rfc3339()
+            ms["mode"] = "PreCopy"
+
+        self._write_vmi(vmi, fn)
+        self._event(vmi, C.EV_NORMAL, "Migrating", "VirtualMachineInstance is migrating.", True)
+        self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_RUNNING))
+
+    def _target_alive(self, mig: Obj) -> bool:
+        pod = self.target_pod(mig)
+        if pod is None or pod_final(pod) or pod["metadata"].get("deletionTimestamp"):
+            self._fail(mig, "Migration target pod was removed during active migration.")
+            return False
+        return True
+
+    def _transfer(self, mig: Obj, vmi: Obj) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        if not self._target_alive(mig):
+            return
+        if not ctx.gate(mig["metadata"]["uid"], "mig", "transfer", "migration.transfer", self._key(mig)):
+            return
+        ns = vmi["metadata"]["namespace"]
+        target = self.target_pod(mig)
+        assert target is not None
+        target_node = target["spec"]["nodeName"]
+        source_name = dig(vmi, "status", "migrationState", "sourcePod")
+        if source_name and ctx.store.peek(PODS, ns, source_name) is not None:
+            ctx.store.mutate(PODS, ns, source_name, lambda o: mark_finished(o, True), status=True)
+        vc = ctx.vmi_controller
+        ip = dig(target, "status", "podIP", default="")
+        now = now_rfc3339()
+
+        def fn(o: Obj) -> None:
+            st = o.setdefault("status", {})
+            ms = st.setdefault("migrationState", {})
+            ms.update({"completed": True, "endTimestamp": now, "targetNodeDomainDetected": True,
+                       "targetNodeDomainReadyTimestamp": now})
+            ms.pop("failed", None)
+            st["nodeName"] = target_node
+            labels = o["metadata"].setdefault("labels", {})
+            labels[C.LABEL_NODE_NAME] = target_node
+            labels.pop(C.LABEL_MIGRATION_TARGET_NODE, None)
+            if vc is not None:
+                st["interfaces"] = vc.interfaces(o, ip)
+            st["activePods"] = {p["metadata"]["uid"]: dig(p, "spec", "nodeName", default="") or ""
+                                for p in pods_of(ctx, o)}
+
+        self._write_vmi(vmi, fn)
+        handle = ctx.guests.get(ns, vmi["metadata"]["name"], vmi["metadata"]["uid"])
+        if handle is not None:
+            ctx.behaviour.migrate_guest(handle)
+        vmi = ctx.store.peek(VMIS, ns, vmi["metadata"]["name"]) or vmi
+        self._event(vmi, C.EV_NORMAL, "Migrated", f"The VirtualMachineInstance migrated to node {target_node}.", True)
+        state = dict(dig(vmi, "status", "migrationState", default={}) or {})
+
+        def done(o: Obj) -> None:
+            st = o.setdefault("status", {})
+            st["migrationState"] = state
+            _set_phase(st, C.MIG_SUCCEEDED)
+
+        self._write(mig, done)
+        self._event(mig, C.EV_NORMAL, "SuccessfulMigration", "Source node reported migration succeeded")
+        self._after_final(mig)
+
+    # ------------------------------------------------------------ cancellation and garbage collection
+
+    def _cancel(self, mig: Obj, vmi: Obj | None, phase: str) -> None:
+        ctx = self.ctx
+        assert ctx is not None
+        ns, name = mig["metadata"]["namespace"], mig["metadata"]["name"]
+        if phase not in C.MIG_FINAL:
+            state = dig(vmi, "status", "migrationState", default={}) if vmi is not None else {}
+            handed_off = phase in C.MIG_AFTER_HANDOFF and vmi is not None and \
+                (state or {}).get("migrationUid") == mig["metadata"]["uid"] and not (state or {}).get("completed")
+            if handed_off and vmi is not None:
+                if not self._abort(mig, vmi):
+                    return
+            else:
+                self._fail(mig, "Migration failed due to being canceled")
+            mig = ctx.store.peek(VMIMS, ns, name) or mig
+        ctx.store.mutate(VMIMS, ns, name, lambda o: remove_finalizers(o, C.FINALIZER_MIGRATION), status=True)
+
+    def _abort(self, mig: Obj, vmi: Obj) -> bool:
+        """Abort a running migration; True once it is over (VMIM Failed)."""
+        ctx = self.ctx
+        assert ctx is not None
+        uid = mig["metadata"]["uid"]
+        if dig(vmi, "status", "migrationState", "abortStatus") is None:
+            def aborting(o: Obj) -> None:
+                ms = o.setdefault("status", {}).setdefault("migrationState", {})
+                ms["abortRequested"] = True
+                ms["abortStatus"] = "Aborting"
+            self._write_vmi(vmi, aborting)
+            self._write(mig, lambda o: set_condition(o.setdefault("status", {}), "migrationAbortRequested", "True",
+                                                     "", "", probe=True))
+            self._event(mig, C.EV_NORMAL, "SuccessfulAbortMigration", "Migration is ready to be canceled by virt-handler.")
+            self._event(vmi, C.EV_NORMAL, "Migrating", "VirtualMachineInstance is aborting migration.", True)
+        if not ctx.gate(uid, "mig", "abort", "migration.abort", self._key(mig)):
+            return False
+        now = now_rfc3339()
+        pod = self.target_pod(mig)
+        if pod is not None and not pod_final(pod):
+            ctx.store.mutate(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"],
+                             lambda o: mark_finished(o, False), status=True)
+
+        def aborted(o: Obj) -> None:
+            st = o.setdefault("status", {})
+            ms = st.setdefault("migrationState", {})
+            ms.update({"abortStatus": "Succeeded", "completed": True, "failed": True, "endTimestamp": now,
+                       "failureReason": "Live migration aborted "})
+            o["metadata"].setdefault("labels", {}).pop(C.LABEL_MIGRATION_TARGET_NODE, None)
+            st["activePods"] = {p["metadata"]["uid"]: dig(p, "spec", "nodeName", default="") or ""
+                                for p in pods_of(ctx, o)}
+
+        self._write_vmi(vmi, aborted)
+        vmi = ctx.store.peek(VMIS, vmi["metadata"]["namespace"], vmi["metadata"]["name"]) or vmi
+        self._event(vmi, C.EV_WARNING, "Migrated", "VirtualMachineInstance is aborting migration.", True)
+        state = dict(dig(vmi, "status", "migrationState", default={}) or {})
+
+        def failed(o: Obj) -> None:
+            st = o.setdefault("status", {})
+            st["migrationState"] = state
+            _set_phase(st, C.MIG_FAILED)
+
+        self._write(mig, failed)
+        self._event(mig, C.EV_WARNING, "FailedMigration", "Migration failed due to being canceled")
+        return True
+
+    def _after_final(self, mig: Obj) -> None:
+        """Keep at most five finalized VMIMs per VMI; older ones go with their leftover pod."""
+        ctx = self.ctx
+        assert ctx is not None
+        ns = mig["metadata"]["namespace"]
+        vmi_name = dig(mig, "spec", "vmiName")
+        finals = [m for m in ctx.store.items(VMIMS, ns)
+                  if dig(m, "spec", "vmiName") == vmi_name and dig(m, "status", "phase") in C.MIG_FINAL
+                  and not m["metadata"].get("deletionTimestamp")]
+        finals.sort(key=lambda m: (m["metadata"].get("creationTimestamp", ""), int(m["metadata"]["resourceVersion"])))
+        for old in finals[:max(0, len(finals) - C.FINALIZED_MIGRATIONS_KEPT)]:
+            leftover = None
+            if dig(old, "status", "phase") == C.MIG_SUCCEEDED:
+                leftover = dig(old, "status", "migrationState", "sourcePod")
+            else:
+                pod = self.target_pod(old)
+                leftover = pod["metadata"]["name"] if pod else None
+            if leftover and ctx.store.peek(PODS, ns, leftover) is not None:
+                ctx.store.delete(PODS, ns, leftover)
+            ctx.store.delete(VMIMS, ns, old["metadata"]["name"])
+        # a slot freed up: let waiting migrations look again
+        for other in ctx.store.items(VMIMS):
+            if dig(other, "status", "phase") == C.MIG_PENDING:
+                ctx.queue.add("vmim", other["metadata"]["namespace"], other["metadata"]["name"])
