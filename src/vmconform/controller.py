@@ -59,6 +59,7 @@ class SuiteController:
         self._emulator: RunningEmulator | None = None
         self._session: SuiteSession | None = None
         self._failed: str | None = None
+        self._failed_code = EXIT_UNCHECKABLE
         self.behaviours: dict[str, verdict.Behaviour] = {}
         self.cluster_facts: dict[str, Any] | None = wi.get("vmconform_cluster")
         self.has_scenarios = False
@@ -82,13 +83,15 @@ class SuiteController:
 
     def session(self) -> SuiteSession:
         if self._failed:
-            pytest.exit(self._failed, returncode=EXIT_UNCHECKABLE)
+            pytest.exit(self._failed, returncode=self._failed_code)
         if self._session is None:
             try:
                 self._session = self._open()
-            except Uncheckable as exc:
-                self._failed = f"vmconform: cluster could not be checked: {exc}"
-                pytest.exit(self._failed, returncode=EXIT_UNCHECKABLE)
+            except Uncheckable as exc:  # kind's PrerequisiteMissing is one, with exit_code 5
+                self._failed_code = getattr(exc, "exit_code", EXIT_UNCHECKABLE)
+                self._failed = (f"vmconform: cluster could not be checked: {exc}"
+                                if self._failed_code == EXIT_UNCHECKABLE else f"vmconform: {exc}")
+                pytest.exit(self._failed, returncode=self._failed_code)
         return self._session
 
     def _open(self) -> SuiteSession:

@@ -45,6 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--kind-keep", action="store_true", default=False,
                 help="with --cluster kind: keep the kind cluster afterwards (and reuse it next time)")
     g.addoption("--vmconform-run-id", default=None, help=argparse_suppress())
+    from .kind.options import add_kind_options
+
+    add_kind_options(parser)
 
 
 def argparse_suppress() -> str:

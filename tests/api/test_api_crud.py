@@ -253,10 +253,12 @@ def test_put_with_optimistic_concurrency(custom: client.CustomObjectsApi, ns: st
     assert '"reason":"Conflict"' in exc.value.body.replace(" ", "")
     assert get_vm(custom, ns, "testvm")["spec"]["runStrategy"] == "Always"
 
-    # Without a resourceVersion the update is unconditional.
+    # Custom resources take no unconditional update: a PUT without resourceVersion is invalid.
     del stale["metadata"]["resourceVersion"]
-    assert custom.replace_namespaced_custom_object(
-        GROUP, VERSION, ns, VMS, "testvm", stale)["spec"]["runStrategy"] == "Manual"
+    with pytest.raises(client.ApiException) as exc:
+        custom.replace_namespaced_custom_object(GROUP, VERSION, ns, VMS, "testvm", stale)
+    assert exc.value.status == 422
+    assert "metadata.resourceVersion" in exc.value.body
 
 
 def test_core_put_conflict(core: client.CoreV1Api, ns: str) -> None:
@@ -268,6 +270,9 @@ def test_core_put_conflict(core: client.CoreV1Api, ns: str) -> None:
     with pytest.raises(client.ApiException) as exc:
         core.replace_namespaced_pod("p", ns, p)  # p still carries the old resourceVersion
     assert exc.value.status == 409
+    # Built-in kinds allow an unconditional update.
+    p.metadata.resource_version = None
+    assert core.replace_namespaced_pod("p", ns, p).metadata.labels == {"a": "2"}
 
 
 def test_noop_update_keeps_resource_version(custom: client.CustomObjectsApi, ns: str) -> None:

@@ -35,6 +35,20 @@ def test_delete_without_finalizers_is_immediate(custom: client.CustomObjectsApi,
     assert exc.value.status == 404
 
 
+def test_delete_preconditions(custom: client.CustomObjectsApi, ns: str) -> None:
+    made = custom.create_namespaced_custom_object(GROUP, VERSION, ns, VMS, vm_body())
+    meta = made["metadata"]
+    for pre in ({"uid": "00000000-0000-0000-0000-000000000000"}, {"resourceVersion": "1"}):
+        with pytest.raises(client.ApiException) as exc:
+            custom.delete_namespaced_custom_object(GROUP, VERSION, ns, VMS, "testvm",
+                                                   body=client.V1DeleteOptions(preconditions=pre))
+        assert exc.value.status == 409
+    assert get_or_none(custom, ns, "testvm") is not None
+    custom.delete_namespaced_custom_object(GROUP, VERSION, ns, VMS, "testvm", body=client.V1DeleteOptions(
+        preconditions={"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]}))
+    assert get_or_none(custom, ns, "testvm") is None
+
+
 def test_delete_with_finalizers_waits_for_them(custom: client.CustomObjectsApi, http: Http, ns: str) -> None:
     made = custom.create_namespaced_custom_object(GROUP, VERSION, ns, VMS,
                                                   vm_body(finalizers=[FINALIZER, "other/one"]))

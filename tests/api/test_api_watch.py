@@ -102,6 +102,31 @@ def test_watch_honours_selectors(http: Http, custom: client.CustomObjectsApi, ns
         assert [e["object"]["metadata"]["name"] for e in w] == ["red", "blue", "red"]
 
 
+def test_watch_selector_transitions_are_added_and_deleted(http: Http, custom: client.CustomObjectsApi,
+                                                         ns: str) -> None:
+    rv = create_vm(custom, ns, "chameleon", labels={"color": "blue"})["metadata"]["resourceVersion"]
+    to_red = label(custom, ns, "chameleon", color="red")
+    label(custom, ns, "chameleon", color="red", extra="1")
+    to_green = label(custom, ns, "chameleon", color="green")
+    label(custom, ns, "chameleon", color="yellow")
+    with http.watch(VM_PATH.format(ns=ns), {"resourceVersion": rv, "labelSelector": "color=red"}, timeout=1) as w:
+        events = list(w)
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+    assert events[0]["object"]["metadata"]["resourceVersion"] == to_red["metadata"]["resourceVersion"]
+    # DELETED carries the last matching state at the resourceVersion of the change.
+    gone = events[2]["object"]["metadata"]
+    assert gone["labels"] == {"color": "red", "extra": "1"}
+    assert gone["resourceVersion"] == to_green["metadata"]["resourceVersion"]
+
+    # The same live, on an open watch.
+    with http.watch(VM_PATH.format(ns=ns), {"labelSelector": "color=green"}, timeout=3) as w:
+        it = iter(w)
+        label(custom, ns, "chameleon", color="green")
+        assert next(it)["type"] == "ADDED"
+        label(custom, ns, "chameleon", color="blue")
+        assert next(it)["type"] == "DELETED"
+
+
 def test_watch_timeout_seconds_is_honoured(http: Http, custom: client.CustomObjectsApi, ns: str) -> None:
     rv = create_vm(custom, ns, "quiet")["metadata"]["resourceVersion"]
     t0 = time.monotonic()

@@ -54,6 +54,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--guest-password", default=None)
     p.add_argument("--kind-bin", default=None, help="kind executable (with --cluster kind)")
     p.add_argument("--kind-keep", action="store_true", help="keep (and reuse) the kind cluster")
+    p.add_argument("--kubevirt-version", default=None, help="KubeVirt release to install on kind (default: pinned)")
+    p.add_argument("--kubevirt-emulation", default="auto", choices=("auto", "on", "off"),
+                   help="KubeVirt useEmulation on kind: auto (when no /dev/kvm), on, off")
     p.add_argument("-n", "--parallel", default=None, metavar="N", help="run scenarios in N processes (pytest-xdist)")
     p.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only scenarios matching EXPR")
     p.add_argument("--features", default=None, help="feature directory (default: the checkout's features/)")
@@ -93,6 +96,8 @@ def validate(args: argparse.Namespace) -> str | None:
         value = getattr(args, flag)
         if value is not None and not (str(value).isdigit() or (flag == "parallel" and value == "auto")):
             return f"--{flag.replace('_', '-')} must be a non-negative integer, not {value!r}"
+    if args.cluster == "kind" and args.parallel and not args.kubeconfig:
+        return "--parallel is not supported with --cluster kind (every worker would set up the cluster)"
     if args.emulator_fault:
         try:
             from ..emulator.faults import validate_faults
@@ -135,11 +140,13 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
                         ("--rwx-storage-class", args.rwx_storage_class),
                         ("--rwo-storage-class", args.rwo_storage_class), ("--emulator-seed", args.emulator_seed),
                         ("--guest-user", args.guest_user), ("--guest-password", args.guest_password),
-                        ("--kind-bin", args.kind_bin)):
+                        ("--kind-bin", args.kind_bin), ("--kubevirt-version", args.kubevirt_version)):
         if value is not None:
             argv.append(f"{flag}={value}")
     if args.kind_keep:
         argv.append("--kind-keep")
+    if args.cluster == "kind":
+        argv.append(f"--kubevirt-emulation={args.kubevirt_emulation}")
     for fault in args.emulator_fault:
         argv.append(f"--emulator-fault={fault}")
     if args.parallel:
@@ -157,6 +164,12 @@ def run(args: argparse.Namespace) -> int:
         problem = _preflight(args)
         if problem:
             return _fail(problem, exitcodes.CLUSTER_UNCHECKABLE)
+    elif args.cluster == "kind":
+        from ..kind.prereq import precheck
+
+        problem = precheck(args.kind_bin)
+        if problem:
+            return _fail(problem, exitcodes.PREREQUISITE_MISSING)
     root = project_root()
     report_dir = Path(args.report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -169,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail("interrupted", exitcodes.INTERRUPTED)
     if code == exitcodes.CLUSTER_UNCHECKABLE:
         return exitcodes.CLUSTER_UNCHECKABLE
+    if code == exitcodes.PREREQUISITE_MISSING and args.cluster == "kind" and not summary_file.is_file():
+        return exitcodes.PREREQUISITE_MISSING
     if code == int(pytest.ExitCode.USAGE_ERROR):
         return exitcodes.USAGE
     if not summary_file.is_file():

@@ -230,6 +230,10 @@ class ApiServer:
         if method == "PUT":
             body = await self._body(request)
             self._check_identity(t, body)
+            if t.res.custom and not body["metadata"].get("resourceVersion"):
+                # Custom resources do not allow unconditional updates (a CRD's AllowUnconditionalUpdate).
+                raise errors.invalid(t.res.kind, t.name, [(
+                    "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")], t.res.group)
             return json_response(self.store.replace(t.res, body, subresource=t.subresource or "", dry_run=dry_run))
         if method == "PATCH":
             return await self._patch(request, t, dry_run)

@@ -28,6 +28,7 @@ class Event:
     rv: int
     res: ResourceType
     obj: Obj
+    old: Obj | None = None  # MODIFIED: the state before (read-only), for selector transitions
 
 
 class Watcher:
@@ -37,14 +38,30 @@ class Watcher:
         self.pred = pred
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
 
-    def offer(self, ev: Event) -> None:
+    def translate(self, ev: Event) -> Event | None:
+        """The event as this watcher sees it, or None. Like the API server's watch cache, an object
+        that starts matching the selector arrives as ADDED and one that stops matching as DELETED
+        (its previous state at the new resourceVersion)."""
         if ev.res.key != self.res.key:
-            return
+            return None
         if self.namespace and ev.obj["metadata"].get("namespace") != self.namespace:
-            return
-        if not self.pred(ev.obj):
-            return
-        self.queue.put_nowait(ev)
+            return None
+        now = self.pred(ev.obj)
+        if ev.type != "MODIFIED" or ev.old is None:
+            return ev if now else None
+        before = self.pred(ev.old)
+        if now:
+            return ev if before else Event("ADDED", ev.rv, ev.res, ev.obj, ev.old)
+        if before:
+            gone = copy.deepcopy(ev.old)
+            gone["metadata"]["resourceVersion"] = str(ev.rv)
+            return Event("DELETED", ev.rv, ev.res, gone, ev.old)
+        return None
+
+    def offer(self, ev: Event) -> None:
+        out = self.translate(ev)
+        if out is not None:
+            self.queue.put_nowait(out)
 
     def close(self) -> None:
         self.queue.put_nowait(None)
@@ -74,8 +91,8 @@ class Store:
         self.rv += 1
         return self.rv
 
-    def _publish(self, type_: str, res: ResourceType, obj: Obj) -> None:
-        ev = Event(type_, int(obj["metadata"]["resourceVersion"]), res, copy.deepcopy(obj))
+    def _publish(self, type_: str, res: ResourceType, obj: Obj, old: Obj | None = None) -> None:
+        ev = Event(type_, int(obj["metadata"]["resourceVersion"]), res, copy.deepcopy(obj), old)
         self._history.append(ev)
         for w in list(self._watchers):
             w.offer(ev)
@@ -243,7 +260,7 @@ class Store:
             self._after_delete(res, new)
             return copy.deepcopy(new)
         self.bucket(res)[key] = new
-        self._publish("MODIFIED", res, new)
+        self._publish("MODIFIED", res, new, current)
         return copy.deepcopy(new)
 
     def _ns_finalizers_pending(self, res: ResourceType, obj: Obj) -> bool:
@@ -276,6 +293,11 @@ class Store:
         precond = options.get("preconditions") or {}
         if precond.get("uid") and precond["uid"] != current["metadata"]["uid"]:
             raise errors.conflict(res.plural, name, "Precondition failed: UID in precondition does not match", res.group)
+        if precond.get("resourceVersion") and precond["resourceVersion"] != current["metadata"]["resourceVersion"]:
+            raise errors.conflict(
+                res.plural, name,
+                f"Precondition failed: ResourceVersion in precondition: {precond['resourceVersion']}, "
+                f"ResourceVersion in object meta: {current['metadata']['resourceVersion']}", res.group)
         if dry_run:
             return copy.deepcopy(current)
         for hook in self.admitters:
@@ -379,10 +401,10 @@ class Store:
             if not self._history or since < self._history[0].rv - 1:
                 raise errors.gone(f"too old resource version: {since} ({self.oldest_rv})")
             for ev in self._history:
-                if ev.rv > since and ev.res.key == res.key and (
-                    not namespace or ev.obj["metadata"].get("namespace") == namespace
-                ) and pred(ev.obj):
-                    backlog.append(ev)
+                if ev.rv > since:
+                    seen = w.translate(ev)
+                    if seen is not None:
+                        backlog.append(seen)
         self._watchers.add(w)
         return w, backlog
 

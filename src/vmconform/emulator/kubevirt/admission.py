@@ -27,18 +27,18 @@ def run_strategy_causes(spec: Obj) -> list[Obj]:
     causes: list[Obj] = []
     running, strategy = spec.get("running"), spec.get("runStrategy")
     if running is not None and strategy is not None:
-        causes.append({"type": "FieldValueInvalid", "message": C.MSG_RUN_EXCLUSIVE, "field": "spec.running"})
+        causes.append({"reason": "FieldValueInvalid", "message": C.MSG_RUN_EXCLUSIVE, "field": "spec.running"})
     if running is None and strategy is None:
-        causes.append({"type": "FieldValueInvalid", "message": C.MSG_RUN_REQUIRED, "field": "spec.running"})
+        causes.append({"reason": "FieldValueInvalid", "message": C.MSG_RUN_REQUIRED, "field": "spec.running"})
     if strategy is not None and strategy not in C.RUN_STRATEGIES:
-        causes.append({"type": "FieldValueInvalid", "message": C.MSG_RUN_INVALID.format(value=strategy),
+        causes.append({"reason": "FieldValueInvalid", "message": C.MSG_RUN_INVALID.format(value=strategy),
                        "field": "spec.runStrategy"})
     return causes
 
 
 def template_causes(spec: Obj) -> list[Obj]:
     if not isinstance(spec.get("template"), dict):
-        return [{"type": "FieldValueRequired", "message": "missing virtual machine template.",
+        return [{"reason": "FieldValueRequired", "message": "missing virtual machine template.",
                  "field": "spec.template"}]
     return []
 
@@ -79,11 +79,11 @@ class Admission:
         vmi_name = spec.get("vmiName") or ""
         if not vmi_name:
             raise webhook_denied(C.MIGRATION_WEBHOOK, C.MSG_MIG_VMI_NAME_MISSING, 422, "Invalid",
-                                 [{"type": "FieldValueRequired", "message": C.MSG_MIG_VMI_NAME_MISSING,
+                                 [{"reason": "FieldValueRequired", "message": C.MSG_MIG_VMI_NAME_MISSING,
                                    "field": "spec.vmiName"}])
         if spec.get("priority") is not None:
             raise webhook_denied(C.MIGRATION_WEBHOOK, C.MSG_MIG_PRIORITY, 422, "Invalid",
-                                 [{"type": "FieldValueForbidden", "message": C.MSG_MIG_PRIORITY,
+                                 [{"reason": "FieldValueForbidden", "message": C.MSG_MIG_PRIORITY,
                                    "field": "spec.migrationPriority"}])
         vmi = self.ctx.store.peek(VMIS, ns, vmi_name)
         if vmi is None:

@@ -11,13 +11,13 @@ from ..store import Event, Store
 from .behaviour import Behaviour
 from .events import EventRecorder
 from .guests import GuestHandle, GuestRegistry
+from .subresource_api import SubresourceRoutes
 from .timing import Timing
 from .workqueue import Gates, Key, WorkQueue
 
 if TYPE_CHECKING:
     from ..cluster import Emulator
     from .migration_controller import MigrationController
-    from .subresource_api import SubresourceRoutes
     from .vmi_controller import VMIController
 
 Obj = dict[str, Any]
@@ -28,8 +28,6 @@ _ATTR = "_kubevirt_context"
 
 class KubeVirtContext:
     def __init__(self, emulator: "Emulator") -> None:
-        from .subresource_api import SubresourceRoutes
-
         self.emulator = emulator
         self.store: Store = emulator.store
         self.options = emulator.options
@@ -45,7 +43,7 @@ class KubeVirtContext:
         self.gates = Gates(self.queue)
         self.events = EventRecorder(self.store)
         self.guests = GuestRegistry()
-        self.subresources: SubresourceRoutes = SubresourceRoutes()
+        self.subresources = SubresourceRoutes()
         self.vmi_controller: VMIController | None = None
         self.migration_controller: MigrationController | None = None
         self._watchers: dict[tuple[str, str], list[EventFn]] = {}

@@ -69,7 +69,10 @@ class MigrationController:
 
     def _on_vmim(self, ev: Event) -> None:
         assert self.ctx is not None
-        if ev.type != "DELETED":
+        if ev.type == "DELETED":
+            self.ctx.gates.reset(ev.obj["metadata"]["uid"])
+            self._warned.discard(ev.obj["metadata"]["uid"])
+        else:
             self.ctx.queue.add("vmim", ev.obj["metadata"]["namespace"], ev.obj["metadata"]["name"])
 
     def _on_vmi(self, ev: Event) -> None:

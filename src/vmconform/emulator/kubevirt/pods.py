@@ -41,6 +41,7 @@ class PodDriver:
         self.ips = IpAllocator()
         ctx.store.delete_hooks[PODS.key] = self._delete_hook
         ctx.queue.register("launcher-pod", self._reap)
+        ctx.watch(PODS, lambda ev: ctx.gates.reset(ev.obj["metadata"]["uid"]) if ev.type == "DELETED" else None)
 
     # ------------------------------------------------------------ start-up
 

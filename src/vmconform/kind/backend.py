@@ -1,0 +1,312 @@
+"""``--cluster kind``: a multi-node kind cluster with KubeVirt and RWX storage for one pytest session.
+
+The controller calls :func:`kind_kubeconfig` once per session and gets a kubeconfig path back. On the
+way it checks the prerequisites, creates (or reuses) the cluster through pytest-kind's ``KindCluster``
+with our multi-node config, installs KubeVirt and the storage with ``kubectl apply``, switches
+``useEmulation`` on when the host has no KVM, waits (watching, with timeouts) until KubeVirt is
+Deployed, the storage is up and the workers are schedulable, and prints progress as it goes.
+The cluster is deleted when pytest ends unless it is kept (``--kind-keep``) or this run did not
+create it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from pytest_kind import KindCluster
+
+from ..kube.client import ApiCallFailed, Cluster, ClusterUnreachable, Obj
+from ..kube.kinds import KUBEVIRT, NODE, STORAGECLASS
+from ..kube.waits import WaitFailed, wait_for
+from ..preflight import Uncheckable
+from ..session import Settings
+from .options import KindOptions, kind_options
+from .plan import InstallPlan, PlanError, load_plan
+from .prereq import PrerequisiteMissing, Tools, check_prerequisites
+
+__all__ = ["KindSetupFailed", "PrerequisiteMissing", "kind_kubeconfig"]
+
+# seconds, before --timeout-scale; what a first run on a laptop needs, with room (image pulls dominate)
+INSTALL_TIMEOUTS: dict[str, float] = {
+    "kind_command": 60.0,  # kind get clusters / export kubeconfig
+    "kubectl_apply": 180.0,  # one manifest (URLs are fetched by kubectl)
+    "crd_established": 120.0,  # kubevirts.kubevirt.io served after the operator manifest
+    "kubevirt_deployed": 1200.0,  # KubeVirt CR phase Deployed (pulls virt-* images on every node)
+    "rollout": 600.0,  # NFS server and CSI driver rolled out
+    "storage_class": 120.0,  # the RWO and RWX classes exist
+    "node_schedulable": 600.0,  # virt-handler labelled each worker kubevirt.io/schedulable=true
+}
+EMULATION_TIMEOUT_FACTOR = 3.0  # QEMU without KVM: boots and migrations are several times slower
+USE_EMULATION_PATCH = {"spec": {"configuration": {"developerConfiguration": {"useEmulation": True}}}}
+SCHEDULABLE_LABEL = "kubevirt.io/schedulable"
+
+
+class KindSetupFailed(Uncheckable):
+    """The kind cluster could not be created or made ready (the controller reports it, exit code 3)."""
+
+
+class Progress:
+    """Progress lines on stderr that pytest's output capture does not swallow."""
+
+    def __init__(self, config: pytest.Config | None = None, stream: Any = None) -> None:
+        self.capman = config.pluginmanager.getplugin("capturemanager") if config is not None else None
+        self.stream = stream
+        self.started = time.monotonic()
+
+    @contextmanager
+    def uncaptured(self) -> Iterator[None]:
+        if self.capman is None:
+            yield
+        else:
+            with self.capman.global_and_fixture_disabled():
+                yield
+
+    def __call__(self, text: str) -> None:
+        elapsed = int(time.monotonic() - self.started)
+        print(f"vmconform kind [{elapsed // 60}:{elapsed % 60:02d}] {text}", file=self.stream or sys.stderr,
+              flush=True)
+
+
+class VmconformKindCluster(KindCluster):
+    """pytest-kind's KindCluster with a multi-node config, timeouts, and errors as one line.
+
+    Tools are resolved (and downloaded if need be) by ``check_prerequisites`` before this is built,
+    so its own ``ensure_kind``/``ensure_kubectl`` never download.
+    """
+
+    def __init__(self, name: str, *, tools: Tools, image: str | None) -> None:
+        super().__init__(name, None, image=image, kind_path=tools.kind, kubectl_path=tools.kubectl)
+
+    def ensure_kind(self) -> None:
+        if not Path(self.kind_path).exists():
+            raise PrerequisiteMissing([f"kind {self.kind_path} does not exist"])
+
+    def ensure_kubectl(self) -> None:
+        if not Path(self.kubectl_path).exists():
+            raise PrerequisiteMissing([f"kubectl {self.kubectl_path} does not exist"])
+
+    def _kind(self, *args: str) -> str:
+        argv = [str(self.kind_path), *args]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                  timeout=INSTALL_TIMEOUTS["kind_command"])
+        except subprocess.TimeoutExpired:
+            raise KindSetupFailed(f"`kind {' '.join(args)}` did not finish in {INSTALL_TIMEOUTS['kind_command']:.0f} s") from None
+        if done.returncode != 0:
+            raise KindSetupFailed(f"`kind {' '.join(args)}` failed (exit {done.returncode}): {_last_line(done.stderr)}")
+        return done.stdout
+
+    def exists(self) -> bool:
+        return self.name in self._kind("get", "clusters").split()
+
+    def _kubeconfig_usable(self) -> bool:
+        path = Path(self.kubeconfig_path)
+        return path.is_file() and path.stat().st_size > 0
+
+    def create(self, config_file: str | Path | None = None) -> None:
+        """Create the cluster from ``config_file`` (``kind create cluster --config``), or reuse it.
+
+        A reused cluster whose kubeconfig file is gone gets it back with ``kind export kubeconfig``
+        (pytest-kind would otherwise read an empty file).
+        """
+        if not self._kubeconfig_usable() and self.exists():
+            self._kind("export", "kubeconfig", f"--name={self.name}", f"--kubeconfig={self.kubeconfig_path}")
+        try:
+            super().create(config_file)
+        except subprocess.CalledProcessError as exc:
+            raise KindSetupFailed(f"`kind create cluster --name={self.name}` failed (exit {exc.returncode}); "
+                                  "kind's own output is above") from None
+
+    def kubectl(self, *args: str, **kwargs: Any) -> str:
+        timeout = kwargs.pop("timeout", INSTALL_TIMEOUTS["kubectl_apply"])
+        try:
+            return super().kubectl(*args, stderr=subprocess.PIPE, timeout=timeout, **kwargs)
+        except subprocess.CalledProcessError as exc:
+            raise KindSetupFailed(f"`kubectl {' '.join(args)}` failed (exit {exc.returncode}): "
+                                  f"{_last_line(exc.stderr or exc.output or '')}") from None
+        except subprocess.TimeoutExpired:
+            raise KindSetupFailed(f"`kubectl {' '.join(args)}` did not finish in {timeout:.0f} s") from None
+
+
+def _last_line(text: str | bytes) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "(no output)"
+
+
+def _kubevirt_deployed(obj: Obj | None) -> bool:
+    if obj is None:
+        return False
+    status = obj.get("status") or {}
+    observed, generation = status.get("observedGeneration"), obj["metadata"].get("generation")
+    caught_up = observed is None or generation is None or int(observed) >= int(generation)
+    return status.get("phase") == "Deployed" and caught_up
+
+
+def _describe_kubevirt(obj: Obj | None) -> str:
+    if obj is None:
+        return "<absent>"
+    status = obj.get("status") or {}
+    avail = next((c for c in status.get("conditions") or [] if c.get("type") == "Available"), None)
+    text = status.get("phase") or "<no phase>"
+    return f"{text}, Available={avail.get('status')}" if avail else text
+
+
+class KindSetup:
+    """One session's kind cluster: set up by :meth:`run`, removed by :meth:`teardown`."""
+
+    def __init__(self, options: KindOptions, settings: Settings, progress: Callable[[str], None]) -> None:
+        self.options = options
+        self.settings = settings
+        self.progress = progress
+        self.cluster: VmconformKindCluster | None = None
+        self.created = False
+        self.plan: InstallPlan | None = None
+        self.emulation = False
+
+    def timeout(self, key: str) -> float:
+        return INSTALL_TIMEOUTS[key] * self.settings.timeout_scale
+
+    # ------------------------------------------------------------ the steps
+
+    def run(self) -> str:
+        try:
+            plan = self.plan = load_plan(self.options.kubevirt_version)
+        except PlanError as exc:
+            raise KindSetupFailed(str(exc)) from None
+        opts = self.options
+        tools = check_prerequisites(plan, kind_bin=opts.kind_bin, kubectl_bin=opts.kubectl_bin,
+                                    cluster_name=opts.name, progress=self.progress)
+        self.emulation = opts.use_emulation()
+        self.progress(f"using {tools.runtime}, kind {tools.kind}, kubectl {tools.kubectl}")
+        image = opts.image or plan.node_image
+        cluster = VmconformKindCluster(opts.name, tools=tools, image=image)
+        existed = cluster.exists()
+        self.cluster = cluster  # from here on, teardown knows the cluster
+        if existed:
+            self.progress(f"[1/5] reusing kind cluster {opts.name}"
+                          + ("" if opts.keep else " (this run did not create it: it stays afterwards)"))
+        else:
+            self.progress(f"[1/5] creating kind cluster {opts.name}: 1 control-plane + {plan.workers} workers, "
+                          f"{image} (usually 1-3 minutes)")
+            self.created = True
+        cluster.create(config_file=plan.kind_config)
+        kubeconfig = str(Path(cluster.kubeconfig_path).resolve())
+        client = Cluster.from_kubeconfig(kubeconfig, backend="kind")
+        try:
+            self._install_kubevirt(cluster, client, plan)
+            self._install_storage(cluster, plan)
+            self._wait_ready(cluster, client, plan)
+        except (WaitFailed, ClusterUnreachable, ApiCallFailed) as exc:
+            raise KindSetupFailed(str(exc).splitlines()[0]) from None
+        finally:
+            client.close()
+        self._adjust_settings(plan)
+        self.progress(f"kind cluster {opts.name} ready: KubeVirt {plan.kubevirt_version}"
+                      f"{' (software emulation)' if self.emulation else ''}, storage classes "
+                      f"{plan.rwo_class} (RWO) and {plan.rwx_class} (RWX)")
+        return kubeconfig
+
+    def _apply(self, cluster: VmconformKindCluster, source: str) -> None:
+        cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=vmconform", "-f", source,
+                        timeout=self.timeout("kubectl_apply"))
+
+    def _install_kubevirt(self, cluster: VmconformKindCluster, client: Cluster, plan: InstallPlan) -> None:
+        self.progress(f"[2/5] installing KubeVirt {plan.kubevirt_version}: {plan.kubevirt_operator}")
+        self._apply(cluster, plan.kubevirt_operator)
+        t = self.timeout("crd_established")
+        cluster.kubectl("wait", "--for=condition=established", f"--timeout={t:.0f}s", "crd/kubevirts.kubevirt.io",
+                        timeout=t + 30)
+        self._apply(cluster, plan.kubevirt_cr)
+        if self.emulation:
+            self.progress("      no /dev/kvm on this host: switching KubeVirt's useEmulation on (QEMU software emulation)"
+                          if self.options.emulation == "auto" else "      switching KubeVirt's useEmulation on (--kubevirt-emulation on)")
+            client.patch(KUBEVIRT, plan.kubevirt_namespace, plan.kubevirt_name, USE_EMULATION_PATCH)
+
+    def _install_storage(self, cluster: VmconformKindCluster, plan: InstallPlan) -> None:
+        self.progress(f"[3/5] installing RWX storage: NFS server + NFS CSI driver, class {plan.rwx_class}")
+        for source in plan.storage_manifests:
+            self._apply(cluster, source)
+
+    def _wait_ready(self, cluster: VmconformKindCluster, client: Cluster, plan: InstallPlan) -> None:
+        self.progress(f"[4/5] waiting for KubeVirt to be Deployed (pulls images; up to "
+                      f"{self.timeout('kubevirt_deployed') / 60:.0f} min)")
+        obj, tl = wait_for(client, KUBEVIRT, plan.kubevirt_namespace, plan.kubevirt_name, until=_kubevirt_deployed,
+                           describe=_describe_kubevirt, timeout=self.timeout("kubevirt_deployed"),
+                           what=f"KubeVirt {plan.kubevirt_version} Deployed")
+        self.progress(f"      KubeVirt Deployed after {tl.elapsed:.0f} s ({tl.render()})")
+        self.progress("[5/5] waiting for the storage and the workers")
+        for r in plan.rollouts:
+            t = self.timeout("rollout")
+            cluster.kubectl("-n", r.namespace, "rollout", "status", r.ref, f"--timeout={t:.0f}s", timeout=t + 30)
+        for name in (plan.rwo_class, plan.rwx_class):
+            wait_for(client, STORAGECLASS, None, name, until=lambda o: o is not None,
+                     describe=lambda o: "<absent>" if o is None else "present",
+                     timeout=self.timeout("storage_class"), what=f"storage class {name} exists")
+        for node in plan.worker_names(self.options.name):
+            wait_for(client, NODE, None, node,
+                     until=lambda o: ((o or {}).get("metadata", {}).get("labels") or {}).get(SCHEDULABLE_LABEL) == "true",
+                     describe=lambda o: "<absent>" if o is None else
+                     f"{SCHEDULABLE_LABEL}={(o['metadata'].get('labels') or {}).get(SCHEDULABLE_LABEL, '<unset>')}",
+                     timeout=self.timeout("node_schedulable"), what=f"node {node} schedulable for VMs")
+
+    def _adjust_settings(self, plan: InstallPlan) -> None:
+        s = self.settings
+        s.rwx_class = s.rwx_class or plan.rwx_class
+        s.rwo_class = s.rwo_class or plan.rwo_class
+        if self.emulation:
+            before = s.timeout_scale
+            s.timeout_scale = before * EMULATION_TIMEOUT_FACTOR
+            self.progress(f"      software emulation: timeout scale {before:g} -> {s.timeout_scale:g}")
+
+    # ------------------------------------------------------------ the end
+
+    def teardown(self) -> None:
+        cluster, self.cluster = self.cluster, None
+        if cluster is None:
+            return
+        name = self.options.name
+        if self.options.keep:
+            self.progress(f"kind cluster {name} kept (--kind-keep); remove it with: kind delete cluster --name {name}")
+        elif not self.created:
+            self.progress(f"kind cluster {name} left in place: this run did not create it")
+        else:
+            self.progress(f"deleting kind cluster {name}")
+            try:
+                cluster.delete()
+            except (subprocess.CalledProcessError, OSError) as exc:
+                self.progress(f"could not delete kind cluster {name}: {exc}; remove it with: "
+                              f"kind delete cluster --name {name}")
+
+
+def kind_kubeconfig(config: pytest.Config, settings: Settings) -> str:
+    """Set up this session's kind cluster and return its kubeconfig path.
+
+    Mutates ``settings``: the RWX/RWO storage classes (unless given) and, under software emulation,
+    ``timeout_scale`` × 3. Registers the cluster's removal with ``config.add_cleanup``.
+    Raises :class:`PrerequisiteMissing` (``exit_code`` 5) or :class:`KindSetupFailed` (exit code 3),
+    both ``Uncheckable`` with a one-line message, after removing whatever this run created.
+    """
+    progress = Progress(config)
+    setup = KindSetup(kind_options(config), settings, progress)
+    try:
+        with progress.uncaptured():
+            path = setup.run()
+    except BaseException:
+        with progress.uncaptured():
+            setup.teardown()
+        raise
+
+    def cleanup() -> None:
+        with progress.uncaptured():
+            setup.teardown()
+
+    config.add_cleanup(cleanup)
+    return path

@@ -1,0 +1,149 @@
+"""``--cluster kind`` end to end, offline: create, install, wait ready, run the suite, delete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from vmconform.emulator import EmulatedCluster
+from vmconform.emulator.resources import KUBEVIRTS, STORAGECLASSES
+from vmconform.kind.options import host_has_kvm
+from vmconform.kind.plan import load_plan
+
+from .conftest import CLUSTER, WORKERS, Stubs, run_cli, run_pytest
+
+PLAN = load_plan()
+KUBECONFIG = f".pytest-kind/{CLUSTER}/kubeconfig"  # where pytest-kind's KindCluster keeps it
+APPLY = ["apply", "--server-side", "--force-conflicts", "--field-manager=vmconform", "-f"]
+
+
+def applied(stubs: Stubs) -> list[str]:
+    return [c["source"] for c in stubs.kubectl_calls if "apply" in c["argv"]]
+
+
+def not_get_clusters(stubs: Stubs) -> list[list[str]]:
+    return [c for c in stubs.kind_calls if c != ["get", "clusters"]]
+
+
+def observed(project: Path) -> dict:
+    return json.loads((project / "observed.json").read_text())
+
+
+def test_the_whole_flow_creates_installs_waits_runs_and_deletes(
+        project: Path, stubs: Stubs, emulated_kind: EmulatedCluster) -> None:
+    r = run_pytest(project, stubs, f"--kind-bin={stubs.kind}", "--kubevirt-emulation=on")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 passed" in r.stdout
+
+    # kind: asked whether the cluster exists, created it from our multi-node config, deleted it at the end
+    assert stubs.kind_calls[0] == ["get", "clusters"]
+    assert not_get_clusters(stubs) == [
+        ["create", "cluster", f"--name={CLUSTER}", f"--kubeconfig={KUBECONFIG}", f"--image={PLAN.node_image}",
+         "--config", str(PLAN.kind_config)],
+        ["delete", "cluster", f"--name={CLUSTER}", f"--kubeconfig={KUBECONFIG}"],
+    ]
+    config = yaml.safe_load((stubs.dir / f"config-{CLUSTER}.yaml").read_text())
+    assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker", "worker"]
+    assert stubs.clusters == []
+
+    # kubectl: KubeVirt (operator, CRD wait, CR), then the storage, then the rollouts; all on the kind kubeconfig
+    calls = stubs.kubectl_calls
+    assert {c["kubeconfig"] for c in calls} == {KUBECONFIG}  # relative to the checkout, as pytest-kind keeps it
+    assert applied(stubs) == [
+        f"https://github.com/kubevirt/kubevirt/releases/download/{PLAN.kubevirt_version}/kubevirt-operator.yaml",
+        f"https://github.com/kubevirt/kubevirt/releases/download/{PLAN.kubevirt_version}/kubevirt-cr.yaml",
+        str(PLAN.directory / "storage/nfs-server.yaml"),
+        "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/v4.13.4/deploy/v4.13.4/rbac-csi-nfs.yaml",
+        "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/v4.13.4/deploy/v4.13.4/csi-nfs-driverinfo.yaml",
+        "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/v4.13.4/deploy/v4.13.4/csi-nfs-controller.yaml",
+        "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/v4.13.4/deploy/v4.13.4/csi-nfs-node.yaml",
+        str(PLAN.directory / "storage/storageclass-nfs-rwx.yaml"),
+    ]
+    assert all(c["argv"][:len(APPLY)] == APPLY for c in calls if "apply" in c["argv"])
+    argvs = [c["argv"] for c in calls]
+    assert argvs[1][:2] == ["wait", "--for=condition=established"] and argvs[1][-1] == "crd/kubevirts.kubevirt.io"
+    assert [a[:5] for a in argvs[-3:]] == [
+        ["-n", "nfs-server", "rollout", "status", "deployment/nfs-server"],
+        ["-n", "kube-system", "rollout", "status", "deployment/csi-nfs-controller"],
+        ["-n", "kube-system", "rollout", "status", "daemonset/csi-nfs-node"],
+    ]
+    by_source = {c["source"]: c for c in calls if "apply" in c["argv"]}
+    assert by_source[str(PLAN.directory / "storage/nfs-server.yaml")]["documents"] == [
+        "Namespace/nfs-server", "Service/nfs-server", "PersistentVolumeClaim/nfs-data", "Deployment/nfs-server"]
+
+    # what the API really holds: the CR with useEmulation, Deployed; the RWX class of the NFS CSI driver
+    kv = emulated_kind.call(lambda: emulated_kind.store.peek(KUBEVIRTS, "kubevirt", "kubevirt"))
+    assert kv["spec"]["configuration"]["developerConfiguration"]["useEmulation"] is True
+    assert kv["status"]["phase"] == "Deployed" and kv["status"]["observedGeneration"] == kv["metadata"]["generation"] == 2
+    sc = emulated_kind.call(lambda: emulated_kind.store.peek(STORAGECLASSES, None, "nfs-rwx"))
+    assert sc["provisioner"] == "nfs.csi.k8s.io" and sc["parameters"]["server"] == "nfs-server.nfs-server.svc.cluster.local"
+
+    # the suite ran on it: kind backend, the NFS and standard classes, emulation's timeout scale
+    seen = observed(project)
+    assert seen == {"backend": "kind", "phase": "Deployed", "timeout_scale": 3.0, "rwx_class": "nfs-rwx",
+                    "rwo_class": "standard", "schedulable": WORKERS, "migration": True,
+                    "kubeconfig_host": emulated_kind.url}
+    summary = json.loads((project / "reports" / "summary.json").read_text())
+    assert summary["run"]["timeout_scale"] == 3.0
+
+    # progress, step by step, not swallowed by pytest's capture
+    err = r.stderr
+    for text in (f"[1/5] creating kind cluster {CLUSTER}: 1 control-plane + 2 workers",
+                 f"[2/5] installing KubeVirt {PLAN.kubevirt_version}", "switching KubeVirt's useEmulation on",
+                 "[3/5] installing RWX storage", "[4/5] waiting for KubeVirt to be Deployed",
+                 "KubeVirt Deployed after", "Deploying", "[5/5] waiting for the storage and the workers",
+                 "software emulation: timeout scale 1 -> 3", f"deleting kind cluster {CLUSTER}"):
+        assert text in err, err
+    assert err.index("[1/5]") < err.index("[4/5]") < err.index("deleting kind cluster")
+
+
+def test_a_kept_cluster_is_reused_and_only_its_creator_may_delete_it(
+        project: Path, stubs: Stubs, emulated_kind: EmulatedCluster) -> None:
+    first = run_pytest(project, stubs, f"--kind-bin={stubs.kind}", "--kind-keep", "--kubevirt-emulation=off")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert [c[0] for c in not_get_clusters(stubs)] == ["create"]  # kept: no delete
+    assert stubs.clusters == [CLUSTER]
+    assert f"kind cluster {CLUSTER} kept (--kind-keep)" in first.stderr
+    kv = emulated_kind.call(lambda: emulated_kind.store.peek(KUBEVIRTS, "kubevirt", "kubevirt"))
+    assert "useEmulation" not in kv["spec"]["configuration"]["developerConfiguration"]
+    assert observed(project)["timeout_scale"] == 1.0
+
+    # second run: kind found on PATH, another KubeVirt version asked for, the kubeconfig file lost meanwhile
+    (project / KUBECONFIG).unlink()
+    before = len(stubs.kind_calls)
+    second = run_pytest(project, stubs, "--kubevirt-version=v1.8.4", "--kubevirt-emulation=off")
+    assert second.returncode == 0, second.stdout + second.stderr
+    calls = [c for c in stubs.kind_calls[before:] if c != ["get", "clusters"]]
+    assert calls == [["export", "kubeconfig", f"--name={CLUSTER}", f"--kubeconfig={KUBECONFIG}"]]  # no create, no delete
+    assert stubs.clusters == [CLUSTER]
+    assert f"[1/5] reusing kind cluster {CLUSTER} (this run did not create it" in second.stderr
+    assert f"kind cluster {CLUSTER} left in place: this run did not create it" in second.stderr
+    assert "https://github.com/kubevirt/kubevirt/releases/download/v1.8.4/kubevirt-operator.yaml" in applied(stubs)
+
+
+def test_vmconform_run_on_kind_gives_the_verdict_and_removes_the_cluster(
+        project: Path, stubs: Stubs, emulated_kind: EmulatedCluster) -> None:
+    r = run_cli(project, stubs, f"--kind-bin={stubs.kind}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "vmconform: verdict conformant" in r.stdout
+    assert [c[:2] for c in not_get_clusters(stubs)] == [["create", "cluster"], ["delete", "cluster"]]
+    assert stubs.clusters == []
+    summary = json.loads((project / "reports" / "summary.json").read_text())
+    assert summary["cluster"]["backend"] == "kind"
+    assert summary["run"]["timeout_scale"] == (1.0 if host_has_kvm() else 3.0)
+
+
+def test_a_failed_install_is_one_line_and_the_new_cluster_is_removed(
+        project: Path, stubs: Stubs, emulated_kind: EmulatedCluster) -> None:
+    stubs.kubectl_fails_on("csi-nfs-node.yaml")
+    r = run_pytest(project, stubs, f"--kind-bin={stubs.kind}")
+    assert r.returncode == 3, r.stdout + r.stderr
+    url = "https://raw.githubusercontent.com/kubernetes-csi/csi-driver-nfs/v4.13.4/deploy/v4.13.4/csi-nfs-node.yaml"
+    lines = [ln for ln in (r.stdout + r.stderr).splitlines() if "vmconform: cluster could not be checked" in ln]
+    assert len(lines) == 1, r.stdout + r.stderr
+    assert f"`kubectl {' '.join(APPLY)} {url}` failed (exit 1): error: unable to read URL \"{url}\"" in lines[0]
+    assert "Traceback" not in r.stdout + r.stderr
+    assert [c[0] for c in not_get_clusters(stubs)] == ["create", "delete"] and stubs.clusters == []
+    assert not (project / "reports" / "summary.json").exists()
