@@ -208,6 +208,8 @@ class WatchReader:
                 return arrived
 
     def close(self) -> None:
+        """After the server has ended the stream (closing an SSL socket under a reading thread blocks)."""
+        self.thread.join(timeout=10)
         self.resp.close()
 
 
@@ -239,13 +241,17 @@ def run(mode: str, vms: int, samples: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         server: Server = InProcess(workdir) if mode == "inprocess" else Subprocess(workdir)
         started = time.perf_counter() - t0
+        watches: list[WatchReader] = []
         try:
-            return measure(server, Client(server.kubeconfig, workdir), vms, samples, started)
+            return measure(server, Client(server.kubeconfig, workdir), vms, samples, started, watches)
         finally:
-            server.close()
+            server.close()  # ends open watches
+            for w in watches:
+                w.close()
 
 
-def measure(server: Server, client: Client, vms: int, samples: int, started: float) -> dict[str, Any]:
+def measure(server: Server, client: Client, vms: int, samples: int, started: float,
+            watches: list[WatchReader]) -> dict[str, Any]:
     rss_empty = memory_mb(server.pid)
     client.request("POST", "/api/v1/namespaces", json={"metadata": {"name": NAMESPACE}})
     names = [f"testvm-{i:05d}" for i in range(vms)]
@@ -282,19 +288,17 @@ def measure(server: Server, client: Client, vms: int, samples: int, started: flo
     # response to the MODIFIED event arriving on the watch (0 if it arrived first).
     rv = client.request("GET", VM_PATH, params={"limit": "1"}).json()["metadata"]["resourceVersion"]
     watch = client.watch(VM_PATH, rv)
+    watches.append(watch)
     delivery = []
-    try:
-        for i in range(samples + 20):
-            name = rng.choice(names)
-            resp = client.request("PATCH", f"{VM_PATH}/{name}", data=json.dumps(
-                {"metadata": {"labels": {"bench-watch": str(i)}}}),
-                headers={"Content-Type": "application/merge-patch+json"})
-            answered = time.perf_counter()
-            arrived = watch.wait_for(resp.json()["metadata"]["resourceVersion"])
-            if i >= 20:  # the first ones warm up
-                delivery.append(max(0.0, (arrived - answered) * 1000))
-    finally:
-        watch.close()
+    for i in range(samples + 20):
+        name = rng.choice(names)
+        resp = client.request("PATCH", f"{VM_PATH}/{name}", data=json.dumps(
+            {"metadata": {"labels": {"bench-watch": str(i)}}}),
+            headers={"Content-Type": "application/merge-patch+json"})
+        answered = time.perf_counter()
+        arrived = watch.wait_for(resp.json()["metadata"]["resourceVersion"])
+        if i >= 20:  # the first ones warm up
+            delivery.append(max(0.0, (arrived - answered) * 1000))
     results["watch delivery"] = summary(delivery)
     rss = memory_mb(server.pid)
     return {

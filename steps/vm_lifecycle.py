@@ -53,7 +53,7 @@ VERBS = ("stop", "start", "restart", "pause", "unpause")
 def do_verb(vmconform_scenario: ScenarioContext, verb: str) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
-    ctx.values["verb_started"] = time.monotonic()
+    ctx.values["verb_started"] = (verb, time.monotonic())
     ctx.answer = getattr(vm, verb)()
     ctx.answers[verb] = ctx.answer
 
@@ -90,8 +90,8 @@ def vm_reaches(vmconform_scenario: ScenarioContext, status: str) -> None:
     started = ctx.values.pop("verb_started", None)
     wait_vm_status(ctx, status)
     if started is not None:
-        verb = {STOPPED: "stop", RUNNING: "start", PAUSED: "pause"}.get(status, status.lower())
-        ctx.transition(verb, time.monotonic() - started)
+        verb, at = started
+        ctx.transition(verb, time.monotonic() - at)
 
 
 @then("the VM's run strategy is Halted")

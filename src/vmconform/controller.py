@@ -191,6 +191,11 @@ class SuiteController:
 
     # ------------------------------------------------------------ scenario hooks
 
+    def pytest_bdd_apply_tag(self, tag: str, function: Any) -> Any:
+        """Feature tags (``@lab-2.1``, ``@step-4``, ``@needs-migration``) are markers: register them."""
+        self.config.addinivalue_line("markers", f"{tag}: Gherkin tag")
+        return None
+
     def pytest_bdd_before_scenario(self, request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
         from .reporting import label_scenario
 
