@@ -9,7 +9,8 @@ testvm-like VirtualMachines in one namespace over HTTPS, then measures over one 
 session (``requests``), the way a client of a real cluster would:
 
 * GET one VM, LIST all VMs, PATCH (merge) one VM: p50 / p99 of the request's round trip;
-* watch delivery: from the PATCH response to the MODIFIED event arriving on an open watch;
+* watch delivery: from the PATCH response to the MODIFIED event arriving on an open watch (0 when the
+  event comes first), and, for scale, from sending the PATCH to the event's arrival;
 * the emulator's resident memory (VmRSS / VmHWM).
 
 ``--mode inprocess`` (default) runs the emulator on a thread of this process (``EmulatedCluster``)
@@ -36,7 +37,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import requests
 import yaml
@@ -52,7 +53,7 @@ def testvm(name: str) -> dict[str, Any]:
     """The user-guide testvm (kubevirt-semantics.md §8.1) under another name."""
     return {
         "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
-        "metadata": {"name": name, "labels": {"app": "bench", "shard": str(hash(name) % 10)}},
+        "metadata": {"name": name, "labels": {"app": "bench", "shard": str(sum(map(ord, name)) % 10)}},
         "spec": {
             "runStrategy": "Halted",
             "template": {
@@ -289,9 +290,10 @@ def measure(server: Server, client: Client, vms: int, samples: int, started: flo
     rv = client.request("GET", VM_PATH, params={"limit": "1"}).json()["metadata"]["resourceVersion"]
     watch = client.watch(VM_PATH, rv)
     watches.append(watch)
-    delivery = []
+    delivery, round_trip = [], []
     for i in range(samples + 20):
         name = rng.choice(names)
+        sent = time.perf_counter()
         resp = client.request("PATCH", f"{VM_PATH}/{name}", data=json.dumps(
             {"metadata": {"labels": {"bench-watch": str(i)}}}),
             headers={"Content-Type": "application/merge-patch+json"})
@@ -299,7 +301,9 @@ def measure(server: Server, client: Client, vms: int, samples: int, started: flo
         arrived = watch.wait_for(resp.json()["metadata"]["resourceVersion"])
         if i >= 20:  # the first ones warm up
             delivery.append(max(0.0, (arrived - answered) * 1000))
+            round_trip.append((arrived - sent) * 1000)
     results["watch delivery"] = summary(delivery)
+    results["PATCH sent -> event"] = summary(round_trip)
     rss = memory_mb(server.pid)
     return {
         "vms": vms, "startup_s": round(started, 3), "create_s": round(create_s, 3),
@@ -326,8 +330,8 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"{'operation':<22} {'n':>5} {'p50 ms':>9} {'p99 ms':>9} {'mean ms':>9} {'max ms':>9}")
     for op, s in report["latency"].items():
         print(f"{op:<22} {s['n']:>5} {s['p50_ms']:>9.2f} {s['p99_ms']:>9.2f} {s['mean_ms']:>9.2f} {s['max_ms']:>9.2f}")
-    who = "emulator process" if report["mode"] == "subprocess" else "this process (emulator + client)"
-    print(f"resident memory of the {who}: {report['rss_mb']:.1f} MB now, {report['peak_rss_mb']:.1f} MB peak "
+    who = "the emulator process" if report["mode"] == "subprocess" else "this process (emulator + client)"
+    print(f"resident memory of {who}: {report['rss_mb']:.1f} MB now, {report['peak_rss_mb']:.1f} MB peak "
           f"({report['rss_empty_mb']:.1f} MB before the VMs)")
     for text, ok in report["targets"]:
         print(f"  [{'met' if ok else 'MISSED'}] {text}")

@@ -4,7 +4,6 @@ kubeconfig it writes and no workaround flags; plus discovery-request counts on a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -167,7 +166,7 @@ def test_get_all_namespaces(kubectl: Kubectl, kns: str) -> None:
     table = rows(kubectl("get", "namespaces").stdout)
     assert table[0] == ["NAME", "STATUS", "AGE"] and [kns, "Active"] in [r[:2] for r in table]
     out = kubectl("get", "all", "-A").stdout
-    assert f"virtualmachine.kubevirt.io/testvm" in out and kns in out
+    assert "virtualmachine.kubevirt.io/testvm" in out and kns in out
 
 
 def test_patch_merge_json_and_status(kubectl: Kubectl, kns: str) -> None:
@@ -299,6 +298,31 @@ def test_delete_by_file_and_namespace(kubectl: Kubectl, kns: str) -> None:
     out = kubectl("delete", "namespace", kns, "--timeout=30s")
     assert out.stdout.strip() == f'namespace "{kns}" deleted'
     assert kubectl("get", "namespace", kns, check=False).returncode == 1
+
+
+def test_typed_commands_send_protobuf(cluster: EmulatedCluster, tmp_path: Path) -> None:
+    """kubectl's typed clients (create namespace, run, auth can-i) send protobuf bodies."""
+    assert cluster.kubeconfig_path is not None
+    k = Kubectl(cluster.kubeconfig_path, tmp_path / "home")
+    ns = unique("pb")
+    assert k("create", "namespace", ns).stdout.strip() == f"namespace/{ns} created"
+    out = k("run", "shell", "-n", ns, "--image=busybox", "--labels=app=shell", "--env=GREETING=hi",
+            "--port=8080", "--restart=Never", "--command", "--", "sleep", "3600")
+    assert out.stdout.strip() == "pod/shell created"
+    pod = json.loads(k("get", "pod", "shell", "-n", ns, "-o", "json").stdout)
+    assert pod["metadata"]["labels"] == {"app": "shell"}
+    container = pod["spec"]["containers"][0]
+    assert container["name"] == "shell" and container["image"] == "busybox"
+    assert container["command"] == ["sleep", "3600"]
+    assert container["env"] == [{"name": "GREETING", "value": "hi"}]
+    assert container["ports"][0]["containerPort"] == 8080
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert pod["status"]["phase"] == "Pending"
+    assert rows(k("get", "pods", "-n", ns).stdout)[1][:3] == ["shell", "0/1", "Pending"]
+    assert k("auth", "can-i", "create", "virtualmachines.kubevirt.io", "-n", ns).stdout.strip() == "yes"
+    out = k("create", "namespace", "Bad_Name", check=False)
+    assert out.returncode != 0 and "Invalid" in out.stderr
+    k("delete", "namespace", ns)
 
 
 # ---------------------------------------------------------------- discovery requests per command

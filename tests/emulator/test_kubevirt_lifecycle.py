@@ -392,3 +392,19 @@ def test_agent_image_reports_guest_os_info(kv: Any, ns: str) -> None:
     assert info["os"]["id"] == "fedora" and info["hostname"] == "f"
     assert kv.sub(ns, "vmi", "f", "userlist", method="GET")[0] == 200
     assert kv.sub(ns, "vmi", "f", "filesystemlist", method="GET")[0] == 200
+
+
+def test_unpullable_image_toggles_err_image_pull_and_back_off(kv: Any, ns: str) -> None:
+    mark = kv.mark(VMS, ns, "img")
+    kv.create_vm(ns, "img", "Always", image="no-such-image")
+    seen: list[str | None] = []
+
+    def until(o: Obj | None) -> bool:
+        seen.append(ps(o))
+        return seen.count("ImagePullBackOff") >= 2
+    seq = kv.vm_statuses(ns, "img", mark, until)
+    pulls = [s for s in seq if s in ("ErrImagePull", "ImagePullBackOff")]
+    assert pulls[:4] == ["ErrImagePull", "ImagePullBackOff", "ErrImagePull", "ImagePullBackOff"]
+    sync = cond(kv.vmi(ns, "img"), "Synchronized")
+    assert sync["status"] == "False" and sync["reason"] in ("ErrImagePull", "ImagePullBackOff")
+    assert phase(kv.vmi(ns, "img")) == "Scheduling"

@@ -94,8 +94,8 @@ def test_live_migration_end_to_end(kv: Any, ns: str) -> None:
 
 def test_migrate_subresource_creates_a_vmim(kv: Any, ns: str) -> None:
     kv.running(ns, "a")
-    assert kv.sub(ns, "vm", "a", "migrate", {"addedNodeSelector": {"kubernetes.io/hostname": "node01"}}) in (
-        (202, ""),)
+    selector = {"kubernetes.io/hostname": "node01"}
+    assert kv.sub(ns, "vm", "a", "migrate", {"addedNodeSelector": selector}) == (202, "")
     migs = kv.vmims(ns)
     assert len(migs) == 1
     assert migs[0]["metadata"]["name"].startswith("kubevirt-migrate-vm-")
@@ -191,8 +191,8 @@ def test_default_bridge_interface_is_not_migratable(kv: Any, ns: str) -> None:
     assert (live["status"], live["reason"], live["message"]) == (
         "False", "InterfaceNotLiveMigratable",
         "cannot migrate VMI which does not use masquerade or a migratable plugin to connect to the pod network")
-    assert rejected(kv, ns, vmim("x", "b")) == (400, WEBHOOK + "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable, "
-                                               "Message: " + live["message"])
+    assert rejected(kv, ns, vmim("x", "b")) == (
+        400, WEBHOOK + "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable, Message: " + live["message"])
 
 
 def test_explicit_bridge_interface_is_not_migratable(kv: Any, ns: str) -> None:
@@ -287,3 +287,17 @@ def test_cluster_and_node_limits_hold_migrations_in_pending(three_nodes: Any) ->
     for name in names:
         assert kv.vmi(ns, name)["status"]["nodeName"] != source[f"m-{name}"]
     kv.core.delete_namespace(ns)
+
+
+def test_host_devices_are_not_migratable(kv: Any, ns: str) -> None:
+    body = kv.vm_body("h", "Always")
+    body["spec"]["template"]["spec"]["domain"]["devices"]["hostDevices"] = [
+        {"name": "nic", "deviceName": "example.com/nic"}]
+    kv.custom.create_namespaced_custom_object("kubevirt.io", "v1", ns, VMS, body)
+    kv.wait_vm(ns, "h", lambda o: ps(o) == "Running")
+    vmi = kv.vmi(ns, "h")
+    live, storage = cond(vmi, "LiveMigratable"), cond(vmi, "StorageLiveMigratable")
+    assert (live["status"], live["reason"], live["message"]) == (
+        "False", "HostDeviceNotLiveMigratable", "VMI specifies non-migratable generic PCI host device")
+    assert (storage["status"], storage["reason"]) == ("False", "NotMigratable")
+    assert storage["message"] == "HostDeviceNotLiveMigratable: VMI specifies non-migratable generic PCI host device"

@@ -29,12 +29,12 @@ def add_parser(sub: Any) -> None:
 async def _serve(options: Options, path: Path) -> None:
     emu = Emulator(options)
     await emu.start()
-    kubeconfig_mod.write(path, emu.kubeconfig())
-    print(f"vmconform emulator ready at {emu.url}; kubeconfig written to {path}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    kubeconfig_mod.write(path, emu.kubeconfig())
+    print(f"vmconform emulator ready at {emu.url}; kubeconfig written to {path}", flush=True)
     await stop.wait()
     await emu.stop()
 

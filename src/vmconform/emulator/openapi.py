@@ -27,7 +27,9 @@ def crd_schema(group: str, kind: str) -> dict[str, Any] | None:
     if fname is None:
         return None
     text = pkg_resources.files("vmconform.emulator").joinpath("schemas", fname).read_text()
-    return yaml.safe_load(text)["openAPIV3Schema"]
+    # libyaml's loader when PyYAML has it: the pure-Python one takes most of an emulator's start.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)["openAPIV3Schema"]  # noqa: S506 - a safe loader
 
 
 def _schema_name(res: ResourceType) -> str:

@@ -310,7 +310,8 @@ class ApiServer:
 
     def _list(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
-        objs = self.store.list(t.res, t.namespace, self._predicate(request))
+        # Stored objects, not copies: they are only serialised here, never changed.
+        objs = self.store.items(t.res, t.namespace, self._predicate(request))
         rv = str(self.store.rv)
         if q.get("continue"):
             # The token holds the last key served (like etcd's), so objects created or deleted

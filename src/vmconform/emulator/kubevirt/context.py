@@ -38,7 +38,7 @@ class KubeVirtContext:
         self.faults: frozenset[str] = frozenset(getattr(self.options, "faults", ()) or ())
         self.timing = Timing.from_options(self.options)
         self.rng = random.Random(getattr(self.options, "seed", None))
-        self.behaviour = Behaviour(self.faults)
+        self.behaviour = Behaviour(self.faults, self)
         self.queue = WorkQueue(self.loop)
         self.gates = Gates(self.queue)
         self.events = EventRecorder(self.store)

@@ -184,6 +184,42 @@ def mark_finished(pod: Obj, succeeded: bool) -> None:
         for n, i in _container_names(pod)]
 
 
+ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF = "ErrImagePull", "ImagePullBackOff"
+
+
+def unpullable(image: str) -> bool:
+    """Images that cannot be pulled here: a repository named ``no-such-image`` or a ``.invalid`` registry."""
+    path = image.split("@")[0]
+    repo = path.rsplit("/", 1)[-1].split(":")[0]
+    host = path.split("/", 1)[0] if "/" in path else ""
+    return repo == "no-such-image" or host.split(":")[0].endswith(".invalid")
+
+
+def image_pull_message(reason: str, image: str) -> str:
+    if reason == IMAGE_PULL_BACKOFF:
+        return f'Back-off pulling image "{image}"'
+    ref = image if "/" in image.split(":")[0] else f"docker.io/library/{image}"
+    if ":" not in ref.rsplit("/", 1)[-1]:
+        ref += ":latest"
+    return (f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": pull access denied, '
+            f"repository does not exist or may require authorization")
+
+
+def image_pull_state(pod: Obj) -> tuple[str, str, str] | None:
+    """(container, waiting reason, message) of a container stuck pulling its image, if any."""
+    for cs in dig(pod, "status", "containerStatuses", default=[]) or []:
+        waiting = dig(cs, "state", "waiting", default={}) or {}
+        if waiting.get("reason") in (ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF):
+            return cs.get("name", ""), waiting["reason"], waiting.get("message", "")
+    return None
+
+
+def mark_image_pull(pod: Obj, container: str, reason: str) -> None:
+    for cs in dig(pod, "status", "containerStatuses", default=[]) or []:
+        if cs.get("name") == container:
+            cs["state"] = {"waiting": {"reason": reason, "message": image_pull_message(reason, cs.get("image", ""))}}
+
+
 def pod_ready(pod: Obj | None) -> bool:
     if pod is None:
         return False

@@ -205,7 +205,9 @@ class MigrationController:
             return
         if not ctx.gate(mig["metadata"]["uid"], "mig", "pending", "migration.pending", key):
             return
-        pod = launcher_pod(vmi, migration=mig, added_selector=dig(mig, "spec", "addedNodeSelector"),
+        selector = {**(dig(mig, "spec", "addedNodeSelector", default={}) or {}),
+                    **ctx.behaviour.target_node_selector(vmi)}
+        pod = launcher_pod(vmi, migration=mig, added_selector=selector,
                            anti_affinity=ctx.behaviour.migration_target_avoids_source())
         created = ctx.store.create(PODS, pod, mig["metadata"]["namespace"])
         self._event(mig, C.EV_NORMAL, "SuccessfulCreate", f"Created migration target pod {created['metadata']['name']}")
@@ -278,7 +280,8 @@ class MigrationController:
 
         self._write_vmi(vmi, fn)
         self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_PREPARING_TARGET))
-        self._event(mig, C.EV_NORMAL, "SuccessfulHandOver", "Migration target pod is ready for preparation by virt-handler.")
+        self._event(mig, C.EV_NORMAL, "SuccessfulHandOver",
+                    "Migration target pod is ready for preparation by virt-handler.")
 
     def _prepare(self, mig: Obj, vmi: Obj) -> None:
         ctx = self.ctx
@@ -330,6 +333,8 @@ class MigrationController:
         if not self._target_alive(mig):
             return
         if not ctx.gate(mig["metadata"]["uid"], "mig", "transfer", "migration.transfer", self._key(mig)):
+            return
+        if not ctx.behaviour.migration_completes(mig):
             return
         ns = vmi["metadata"]["namespace"]
         target = self.target_pod(mig)
@@ -405,7 +410,8 @@ class MigrationController:
             self._write_vmi(vmi, aborting)
             self._write(mig, lambda o: set_condition(o.setdefault("status", {}), "migrationAbortRequested", "True",
                                                      "", "", probe=True))
-            self._event(mig, C.EV_NORMAL, "SuccessfulAbortMigration", "Migration is ready to be canceled by virt-handler.")
+            self._event(mig, C.EV_NORMAL, "SuccessfulAbortMigration",
+                        "Migration is ready to be canceled by virt-handler.")
             self._event(vmi, C.EV_NORMAL, "Migrating", "VirtualMachineInstance is aborting migration.", True)
         if not ctx.gate(uid, "mig", "abort", "migration.abort", self._key(mig)):
             return False

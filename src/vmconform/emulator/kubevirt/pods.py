@@ -8,7 +8,10 @@ from ..resources import NODES, PODS, VMIS, ResourceType, dig
 from ..timeutil import now_rfc3339
 from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LABEL_CREATED_BY, LAUNCHER_VALUE
 from .context import KubeVirtContext
-from .launcher import mark_running, mark_scheduled, mark_unschedulable, pod_final
+from .launcher import (
+    ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_message, image_pull_state, mark_image_pull, mark_running,
+    mark_scheduled, mark_unschedulable, pod_final, unpullable,
+)
 from .scheduler import IpAllocator, schedule
 from .util import get_condition
 from .workqueue import Key
@@ -16,8 +19,8 @@ from .workqueue import Key
 Obj = dict[str, Any]
 
 # What ``PodDriver.advance`` reports.
-TERMINATING, FINISHED, UNSCHEDULABLE, SCHEDULING, STARTING, RUNNING = (
-    "terminating", "finished", "unschedulable", "scheduling", "starting", "running")
+TERMINATING, FINISHED, UNSCHEDULABLE, SCHEDULING, STARTING, RUNNING, IMAGE_PULL = (
+    "terminating", "finished", "unschedulable", "scheduling", "starting", "running", "image-pull")
 
 
 def is_launcher(pod: Obj) -> bool:
@@ -72,12 +75,37 @@ class PodDriver:
                               f"Successfully assigned {ns}/{name} to {placement.node}", COMPONENT_SCHEDULER)
             return STARTING
         if dig(pod, "status", "phase") != "Running":
+            bad = next((c for c in dig(pod, "spec", "containers", default=[]) or []
+                        if unpullable(str(c.get("image", "")))), None)
+            if bad is not None:
+                return self._image_pull(pod, bad, requeue)
             if not ctx.gate(uid, "pod", "start", "pod.start", requeue):
                 return STARTING
             ip = self.ips.allocate(ctx.store, pod["spec"]["nodeName"])
             ctx.store.mutate(PODS, ns, name, lambda o: mark_running(o, ip), status=True)
             return RUNNING
         return RUNNING
+
+    def _image_pull(self, pod: Obj, container: Obj, requeue: Key) -> str:
+        """kubelet never gets the image: ErrImagePull and ImagePullBackOff take turns."""
+        ctx = self.ctx
+        meta = pod["metadata"]
+        state = image_pull_state(pod)
+        current = state[1] if state else "ContainerCreating"
+        step = "pod.image_backoff" if state else "pod.start"
+        if not ctx.gate(meta["uid"], "pod", f"pull:{current}", step, requeue):
+            return IMAGE_PULL if state else STARTING
+        nxt = IMAGE_PULL_BACKOFF if current == ERR_IMAGE_PULL else ERR_IMAGE_PULL
+        name = container.get("name", "")
+        ctx.store.mutate(PODS, meta["namespace"], meta["name"], lambda o: mark_image_pull(o, name, nxt), status=True)
+        image = str(container.get("image", ""))
+        if nxt == ERR_IMAGE_PULL:
+            ctx.events.record(pod, EV_WARNING, "Failed", f'Failed to pull image "{image}": '
+                              + image_pull_message(nxt, image), "kubelet", dig(pod, "spec", "nodeName"))
+        else:
+            ctx.events.record(pod, "Normal", "BackOff", image_pull_message(nxt, image), "kubelet",
+                              dig(pod, "spec", "nodeName"))
+        return IMAGE_PULL
 
     # ------------------------------------------------------------ deletion
 

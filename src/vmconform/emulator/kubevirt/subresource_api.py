@@ -9,11 +9,15 @@ Routes live in :class:`SubresourceRoutes`, keyed by (resource, subresource), e.g
 
 where ``handler(call: SubresourceCall)`` is an ``async`` function returning an aiohttp
 response (``call.request`` is the raw request, e.g. for a WebSocket upgrade).  Raise
-:class:`vmconform.emulator.errors.ApiError` to answer with a Status.
+:class:`vmconform.emulator.errors.ApiError` to answer with a Status.  A module listed in
+``EXTENSION_MODULES`` that defines ``register_subresources(ctx)`` is imported (if present)
+and called when the API starts, so e.g. ``vmconform.emulator.console`` can add ``console``
+without any other wiring.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 Handler = Callable[["SubresourceCall"], Awaitable[web.StreamResponse]]
 PREFIX = f"/apis/{C.SUBRESOURCE_GROUP}/"
+EXTENSION_MODULES = ("vmconform.emulator.console",)
 
 # virt-api's own APIResourceList for the group (names only, as virt-api serves it)
 ADVERTISED = (
@@ -182,6 +187,16 @@ class SubresourceAPI:
         subresource_vmi.register(ctx.subresources)
         ctx.subresources.register_cluster("version", ("GET",), _version)
         ctx.subresources.register_cluster("healthz", ("GET",), _healthz)
+        for module_name in EXTENSION_MODULES:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                continue
+            hook = getattr(module, "register_subresources", None)
+            if hook is not None:
+                hook(ctx)
         emulator.api.extensions.append((PREFIX, self.handle))
         emulator.api.extra_groups.append(discovery.ExtraGroup(C.SUBRESOURCE_GROUP, C.SUBRESOURCE_VERSIONS))
 
@@ -211,6 +226,9 @@ class SubresourceAPI:
             raise _not_found()
         if request.method not in route.methods:
             raise _method_not_allowed()
+        answer = self.ctx.behaviour.intercept(call)
+        if answer is not None:
+            return answer
         return await route.handler(call)
 
 

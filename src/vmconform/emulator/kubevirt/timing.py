@@ -30,6 +30,7 @@ STEPS: dict[str, Step] = {
     "vmi.pod_create": Step(0.02, 0.4, "Pending → launcher pod created (Scheduling)"),
     "pod.schedule": Step(0.02, 0.5, "launcher pod bound to a node"),
     "pod.start": Step(0.03, 4.0, "launcher containers started, pod Ready (VMI Scheduled)"),
+    "pod.image_backoff": Step(0.05, 10.0, "kubelet alternates ErrImagePull and ImagePullBackOff for a bad image"),
     "vmi.boot": Step(0.03, 2.5, "Scheduled → Running (domain started)"),
     "guest.agent": Step(0.03, 8.0, "guest agent connects after boot"),
     # VMI operations

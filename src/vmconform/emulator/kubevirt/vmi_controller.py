@@ -16,8 +16,11 @@ from . import constants as C
 from .context import context_of
 from .guest_info import guest_os_info
 from .guests import GuestHandle
-from .launcher import grace_period, launcher_pod, pod_final, set_readiness_gate
-from .pods import RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, is_launcher, pods_of
+from .launcher import (
+    ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, grace_period, image_pull_state, launcher_pod, pod_final,
+    set_readiness_gate,
+)
+from .pods import IMAGE_PULL, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, is_launcher, pods_of
 from .util import add_finalizer, copy_condition, get_condition, has_condition, remove_condition, set_condition
 from .vmi_shutdown import VMIBase
 from .vmi_spec import (
@@ -261,6 +264,12 @@ class VMIController(VMIBase):
         if state == TERMINATING:
             self._write(vmi, lambda o: sync_ready(o.setdefault("status", {}), pod))
             return
+        pulling = image_pull_state(pod) if state == IMAGE_PULL else None
+        if pulling is not None:
+            sync = get_condition(vmi, C.COND_SYNCHRONIZED) or {}
+            if (sync.get("reason"), sync.get("message")) != pulling[1:]:
+                self._write(vmi, lambda o: set_condition(o.setdefault("status", {}), C.COND_SYNCHRONIZED, "False",
+                                                         pulling[1], pulling[2]))
         if state != RUNNING:
             if has_condition(vmi, C.COND_POD_SCHEDULED) or self._active_pods(vmi) != dig(vmi, "status",
                                                                                         "activePods"):
@@ -279,6 +288,8 @@ class VMIController(VMIBase):
             st["nodeName"] = node
             o["metadata"].setdefault("labels", {})[C.LABEL_NODE_NAME] = node
             remove_condition(st, C.COND_POD_SCHEDULED)
+            if (get_condition(o, C.COND_SYNCHRONIZED) or {}).get("reason") in (ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF):
+                remove_condition(st, C.COND_SYNCHRONIZED)
             st["activePods"] = self._active_pods(o)
             st["launcherContainerImageVersion"] = C.LAUNCHER_IMAGE
             st["volumeStatus"] = volume_status(ctx.store, o["metadata"]["namespace"], o.get("spec") or {})
@@ -372,12 +383,14 @@ class VMIController(VMIBase):
         if rt.want_paused is True and not paused:
             if ctx.gate(uid, "pause", "pause", "vmi.pause", key):
                 rt.want_paused = None
-                self._set_paused(vmi, pod, handle, True)
+                if ctx.behaviour.pause_takes_effect(vmi, True):
+                    self._set_paused(vmi, pod, handle, True)
                 return
         elif rt.want_paused is False and paused:
             if ctx.gate(uid, "pause", "unpause", "vmi.unpause", key):
                 rt.want_paused = None
-                self._set_paused(vmi, pod, handle, False)
+                if ctx.behaviour.pause_takes_effect(vmi, False):
+                    self._set_paused(vmi, pod, handle, False)
                 return
         elif rt.want_paused is not None:
             rt.want_paused = None

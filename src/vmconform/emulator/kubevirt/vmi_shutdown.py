@@ -120,6 +120,8 @@ class VMIBase:
                        else min(ctx.timing.duration("vmi.shutdown"), float(grace)))
             if not ctx.gate(uid, "life", f"shutdown:{grace}", seconds, key):
                 return
+            if not ctx.behaviour.shutdown_completes(vmi):
+                return
             phase = ctx.behaviour.shutdown_phase(vmi, grace_expired=False)
             for pod in pods_of(ctx, vmi):
                 self.pods.finish(ns, pod["metadata"]["name"])

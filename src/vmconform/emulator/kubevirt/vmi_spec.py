@@ -208,21 +208,49 @@ def check_interfaces(vmi: Obj) -> str | None:
     return MSG_INTERFACE_NOT_MIGRATABLE
 
 
+def check_devices(vmi: Obj) -> list[tuple[str, str]]:
+    """(reason, message) for what ``calculateLiveMigrationCondition`` checks between network and disks."""
+    spec = vmi.get("spec") or {}
+    devices = dig(spec, "domain", "devices", default={}) or {}
+    out: list[tuple[str, str]] = []
+    gpus = devices.get("gpus") or []
+    if devices.get("hostDevices"):
+        out.append(("HostDeviceNotLiveMigratable", "VMI specifies non-migratable generic PCI host device"))
+    elif len(gpus) > 1:
+        out.append(("HostDeviceNotLiveMigratable", "VMI specifies too many GPUs"))
+    elif len(gpus) == 1:
+        out.append(("HostDeviceNotLiveMigratable",
+                    "VMI specifies a GPU but feature gate VGPULiveMigration is not enabled"))
+    security = dig(spec, "domain", "launchSecurity", default={}) or {}
+    if "sev" in security:
+        out.append(("SEVNotLiveMigratable", "VMI uses SEV"))
+    elif "tdx" in security:
+        out.append(("TDXNotLiveMigratable", "VMI uses TDX"))
+    if dig(spec, "domain", "features", "hypervPassthrough", "enabled"):
+        out.append(("HypervPassthroughNotLiveMigratable", "VMI uses hyperv passthrough"))
+    return out
+
+
 def migratability(vmi: Obj, behaviour: "Behaviour") -> tuple[Obj, Obj, bool]:
-    """(LiveMigratable condition, StorageLiveMigratable condition, block migration?) per §3.4."""
+    """(LiveMigratable condition, StorageLiveMigratable condition, block migration?) per §3.4:
+    network first, then devices, then disks; the storage condition lists every non-disk reason."""
     block, disk_err = check_volumes(vmi, behaviour)
+    problems: list[tuple[str, str]] = []
     iface_err = check_interfaces(vmi)
     if iface_err:
-        live = {"type": COND_LIVE_MIGRATABLE, "status": "False", "reason": REASON_INTERFACE_NOT_MIGRATABLE,
-                "message": iface_err}
+        problems.append((REASON_INTERFACE_NOT_MIGRATABLE, iface_err))
+    problems += check_devices(vmi)
+    if problems:
+        live = {"type": COND_LIVE_MIGRATABLE, "status": "False", "reason": problems[0][0],
+                "message": problems[0][1]}
     elif disk_err:
         live = {"type": COND_LIVE_MIGRATABLE, "status": "False", "reason": REASON_DISKS_NOT_MIGRATABLE,
                 "message": disk_err}
     else:
         live = {"type": COND_LIVE_MIGRATABLE, "status": "True"}
-    if iface_err:
+    if problems:
         storage = {"type": COND_STORAGE_LIVE_MIGRATABLE, "status": "False", "reason": REASON_NOT_MIGRATABLE,
-                   "message": f"{REASON_INTERFACE_NOT_MIGRATABLE}: {iface_err}"}
+                   "message": ", ".join(f"{r}: {m}" for r, m in problems)}
     else:
         storage = {"type": COND_STORAGE_LIVE_MIGRATABLE, "status": "True"}
     return live, storage, block
