@@ -63,6 +63,7 @@ class SuiteController:
         self.behaviours: dict[str, verdict.Behaviour] = {}
         self.cluster_facts: dict[str, Any] | None = wi.get("vmconform_cluster")
         self.has_scenarios = False
+        self._shared_cluster_used = False
         self.started = started_at()
 
     # ------------------------------------------------------------ cluster
@@ -117,8 +118,26 @@ class SuiteController:
 
     # ------------------------------------------------------------ xdist
 
+    def _sweep_after_workers(self) -> None:
+        """The xdist controller: a last sweep by the run's label, once every worker has finished."""
+        s = self.settings
+        path = s.kubeconfig if s.backend == "kubeconfig" else None
+        if path is None:
+            return  # the in-process emulated cluster goes away with this process
+        try:
+            cluster = Cluster.from_kubeconfig(path, s.context, backend=s.backend)
+        except Exception:  # noqa: BLE001 - nothing more to clean with a broken kubeconfig
+            return
+        session = SuiteSession(cluster=cluster, facts=None, settings=s, run_id=self.run_id,  # type: ignore[arg-type]
+                               timeouts=Timeouts(s.timeout_scale))
+        try:
+            session.sweep()
+        finally:
+            cluster.close()
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
+        self._shared_cluster_used = True
         node.workerinput["vmconform_run_id"] = self.run_id
         if self.settings.backend == "emulated":
             node.workerinput["vmconform_kubeconfig"] = self._start_emulator()
@@ -218,8 +237,10 @@ class SuiteController:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self._session is not None:
             if self.settings.keep != "always":
-                self._session.sweep()
+                self._session.sweep(only_own=self.worker)
             self._session.cluster.close()
+        elif not self.worker and self.settings.keep != "always" and self._shared_cluster_used:
+            self._sweep_after_workers()
         if not self.worker and (self.behaviours or self.has_scenarios) and not self._failed:
             self._write_reports()
         if self._emulator is not None:

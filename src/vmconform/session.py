@@ -77,15 +77,20 @@ class SuiteSession:
         if name in self.namespaces:
             self.namespaces.remove(name)
 
-    def sweep(self) -> list[str]:
-        """Delete every namespace of this run that is still there; return what could not be removed."""
+    def sweep(self, *, only_own: bool = False) -> list[str]:
+        """Delete the namespaces of this run that are still there; return what could not be removed.
+
+        ``only_own``: just those this process created (a pytest-xdist worker must not remove the
+        namespaces of scenarios still running on other workers).
+        """
         left: list[str] = []
         try:
             items, _ = self.cluster.list(NAMESPACE, labels=run_selector(self.run_id))
         except (ClusterUnreachable, ApiCallFailed) as exc:
             print(f"vmconform: cleanup could not list namespaces: {exc}", file=sys.stderr)
             return list(self.namespaces)
-        pending = [i["metadata"]["name"] for i in items if i["metadata"]["name"] not in self.kept]
+        pending = [i["metadata"]["name"] for i in items if i["metadata"]["name"] not in self.kept
+                   and (not only_own or i["metadata"]["name"] in self.namespaces)]
         try:
             while pending:
                 name = pending[0]
