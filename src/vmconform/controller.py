@@ -12,8 +12,8 @@ import pytest
 from . import __version__, allure_env, verdict
 from .backends import EmulatorSettings, RunningEmulator
 from .kube.client import Cluster
-from .labels import new_run_id, slug
-from .preflight import Uncheckable, check
+from .labels import new_run_id, run_labels, slug
+from .preflight import Uncheckable, check, probe_rwx
 from .session import Settings, SuiteSession, started_at
 from .timeouts import Timeouts
 
@@ -110,6 +110,8 @@ class SuiteController:
         except Exception as exc:  # noqa: BLE001 - the kubeconfig itself is bad
             raise Uncheckable(f"cannot use kubeconfig {path}: {str(exc).splitlines()[0]}") from None
         facts = check(cluster, rwx_class=s.rwx_class, rwo_class=s.rwo_class)
+        if s.rwx_class is None:  # the default class was taken: ask it for an RWX claim once
+            probe_rwx(cluster, facts, run_labels(self.run_id), Timeouts(s.timeout_scale)["rwx_probe"])
         facts.capabilities["guest"] = guest_capability(s)
         session = SuiteSession(cluster=cluster, facts=facts, settings=s, run_id=self.run_id,
                                timeouts=Timeouts(s.timeout_scale))

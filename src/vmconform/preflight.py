@@ -158,3 +158,48 @@ def _check_permissions(cluster: Cluster, facts: ClusterFacts) -> None:
             prev = facts.capabilities.get(cap)
             if prev is None or prev.ok:
                 facts.capabilities[cap] = Capability(False, reason)
+
+
+def probe_rwx(cluster: Cluster, facts: ClusterFacts, labels: dict[str, str], timeout: float) -> None:
+    """Ask the RWX class for a ReadWriteMany claim in a throw-away namespace of the run.
+
+    A class that refuses (a ProvisioningFailed warning, or the claim cannot be created) makes the
+    RWX scenarios skip with that reason; a claim that binds, or waits for its first consumer,
+    keeps the capability.
+    """
+    from .kube.kinds import EVENT, NAMESPACE, PVC
+    from .kube.waits import WaitFailed, wait_for
+
+    cap = facts.capabilities.get("rwx")
+    if cap is None or not cap.ok or facts.rwx_class is None:
+        return
+    ns = cluster.create(NAMESPACE, None, {"metadata": {"generateName": "vmconform-preflight-",
+                                                        "labels": dict(labels)}})["metadata"]["name"]
+    try:
+        claim = {"metadata": {"name": "rwx-probe", "labels": dict(labels)},
+                 "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": facts.rwx_class,
+                          "resources": {"requests": {"storage": "1Mi"}}}}
+        ans = cluster.try_create(PVC, ns, claim)
+        if not ans.ok:
+            facts.capabilities["rwx"] = Capability(False, f"storage class {facts.rwx_class} refused a ReadWriteMany claim: {ans.message}")
+            return
+
+        def refused(_obj: Any) -> str | None:
+            events, _ = cluster.list(EVENT, ns, fields="involvedObject.name=rwx-probe")
+            bad = [e for e in events if e.get("type") == "Warning" and e.get("reason") == "ProvisioningFailed"]
+            return bad[0].get("message", "ProvisioningFailed") if bad else None
+
+        try:
+            wait_for(cluster, PVC, ns, "rwx-probe",
+                     until=lambda o: (o or {}).get("status", {}).get("phase") == "Bound",
+                     describe=lambda o: str((o or {}).get("status", {}).get("phase")),
+                     timeout=timeout, what=f"a ReadWriteMany claim on {facts.rwx_class} binds", terminal=refused)
+        except WaitFailed as exc:
+            why = refused(None)
+            if why:
+                facts.capabilities["rwx"] = Capability(
+                    False, f"storage class {facts.rwx_class} cannot provision ReadWriteMany volumes: {why}")
+            else:
+                del exc  # pending without a refusal (e.g. WaitForFirstConsumer): the scenarios will tell
+    finally:
+        cluster.delete(NAMESPACE, None, ns)

@@ -13,6 +13,7 @@ DEFAULTS: dict[str, float] = {
     "migration": 240.0,  # migration Succeeded
     "vmi_running_after_migration": 60.0,
     "pvc_bound": 120.0,
+    "rwx_probe": 30.0,  # preflight: a ReadWriteMany claim on the default class binds or is refused
     "cleanup": 120.0,  # namespace gone after deletion
     "console_connect": 10.0,
     "console_login": 180.0,

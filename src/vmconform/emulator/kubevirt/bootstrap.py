@@ -98,8 +98,10 @@ def node_object(name: str, index: int, control_plane: bool, memory: str = NODE_M
     }
 
 
-def storage_classes() -> list[Obj]:
-    return [
+def storage_classes(kinds: str = "rwx,rwo") -> list[Obj]:
+    """The emulated classes; ``kinds`` "rwo" leaves out the shared (RWX) one and makes local-rwo the default."""
+    wanted = {k.strip() for k in kinds.split(",") if k.strip()}
+    classes = [
         {"metadata": {"name": "shared-rwx", "annotations": {
             ANNO_DEFAULT_CLASS: "true",
             "description": "emulated shared storage: ReadWriteMany and ReadWriteOnce"}},
@@ -110,6 +112,10 @@ def storage_classes() -> list[Obj]:
          "provisioner": LOCAL_PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
          "allowVolumeExpansion": False},
     ]
+    if "rwx" not in wanted:
+        classes = classes[1:]
+        classes[0]["metadata"]["annotations"][ANNO_DEFAULT_CLASS] = "true"
+    return classes
 
 
 def kubevirt_cr() -> Obj:
@@ -170,7 +176,7 @@ class ClusterBootstrap:
         for i, name in enumerate(worker_names(max(int(options.nodes), 0)), start=1):
             if store.peek(NODES, None, name) is None:
                 store.create(NODES, node_object(name, i, False, memory, cpu))
-        for sc in storage_classes():
+        for sc in storage_classes(str(extra.get("storage", "rwx,rwo"))):
             if store.peek(STORAGECLASSES, None, sc["metadata"]["name"]) is None:
                 store.create(STORAGECLASSES, sc)
         if store.peek(NAMESPACES, None, INSTALL_NAMESPACE) is None:
