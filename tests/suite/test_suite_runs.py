@@ -108,3 +108,15 @@ def test_ctrl_c_cleans_up_and_exits_130(standalone: Path, tmp_path: Path) -> Non
         cluster.close()
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_kubeconfig_environment_variable_alone_never_selects_a_real_cluster(tmp_path: Path) -> None:
+    import os
+
+    env = dict(os.environ, KUBECONFIG=str(tmp_path / "a-real-cluster-kubeconfig"))
+    (tmp_path / "a-real-cluster-kubeconfig").write_text("this is not even yaml: [")
+    proc = subprocess.run([sys.executable, "-m", "vmconform", "run", "--no-html", "--report-dir", str(tmp_path / "r"),
+                           "-k", "Stop_reaches"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == exitcodes.CONFORMANT, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["cluster"]["backend"] == "emulated"

@@ -190,9 +190,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"the run ended without a verdict (pytest exit {code}); see the output above",
                      exitcodes.CLUSTER_UNCHECKABLE if code else exitcodes.INCOMPLETE)
     summary = json.loads(summary_file.read_text())
+    print(f"vmconform: verdict {summary['verdict']}; summary {report_dir / 'summary.md'}, JUnit {report_dir / 'junit.xml'}")
     if not args.no_html:
         _build_html(report_dir, root)
-    print(f"vmconform: verdict {summary['verdict']}; reports in {report_dir}")
     return VERDICT_EXIT[summary["verdict"]]
 
 
