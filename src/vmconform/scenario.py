@@ -33,7 +33,7 @@ class Snapshot:
     pod_memory: list[str]
 
 
-@dataclass
+@dataclass(repr=False)
 class ScenarioContext:
     session: SuiteSession
     namespace: str
@@ -46,6 +46,9 @@ class ScenarioContext:
     timelines: list[Timeline] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     failed: bool = False
+
+    def __repr__(self) -> str:
+        return f"<scenario {self.name} in namespace {self.namespace}>"
 
     @classmethod
     def open(cls, session: SuiteSession, request: pytest.FixtureRequest) -> "ScenarioContext":

@@ -103,7 +103,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
     for b in summary["behaviours"]:
         timing = ""
         if b.get("transitions"):
-            timing = " (" + ", ".join(f"{k} {v:.1f} s" for k, v in b["transitions"].items()) + ")"
+            timing = " (" + ", ".join(f"{k} took {v:.2f} s" for k, v in b["transitions"].items()) + ")"
         line = f"- **{_step_ref(b)} — {b['title']}**: {mark[b['status']]}{timing}"
         if b["status"] != VERIFIED and b.get("reason"):
             line += f"\n  - {b['reason']}"

@@ -42,7 +42,7 @@ def test_summary_files(tmp_path: Path) -> None:
     assert {b["id"] for b in data["behaviours"]} == {"stop-reaches-stopped", "migrate"}
     assert set(data["behaviours"][0]) >= {"id", "lab_section", "title", "status", "reason"}
     text = m.read_text()
-    assert "2.1 step 4 — stop-reaches-stopped**: verified (stop 1.3 s)" in text
+    assert "2.1 step 4 — stop-reaches-stopped**: verified (stop took 1.30 s)" in text
     assert "EMULATED" in text
     assert "live migration needs 2 schedulable nodes; this cluster has 1" in text
     assert verdict.terminal_table(summary)[-1] == "overall: incomplete (emulated cluster — not a certification)"

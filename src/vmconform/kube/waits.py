@@ -151,6 +151,8 @@ def wait_for(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, 
         seconds = max(1, min(RECHECK_SECONDS, math.ceil(deadline - time.monotonic())))
         try:
             for ev in f.events(seconds):
+                if time.monotonic() >= deadline:
+                    break  # whatever comes now comes too late
                 etype = ev.get("type")
                 obj = ev.get("object") or {}
                 if etype == "ERROR":
