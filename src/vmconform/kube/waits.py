@@ -253,23 +253,38 @@ def wait_jsonpath(cluster: Cluster, kind: Kind, namespace: str | None, name: str
                     timeout=timeout, what=f"{kind.kind} {name} {expr}", terminal=terminal)
 
 
-class Recorder:
-    """Records an object's states in the background, from before an operation until ``stop()``.
+class _BackgroundRecorder:
+    """Follows a watch on a thread and records a state per change, until ``stop()``."""
 
-    ``with Recorder(c, VM, ns, name, describe) as rec: vm.migrate(); wait...`` then ``rec.timeline.states``.
-    """
-
-    def __init__(self, cluster: Cluster, kind: Kind, namespace: str | None, name: str, describe: Describe,
-                 what: str) -> None:
+    def __init__(self, cluster: Cluster, kind: Kind, namespace: str | None, what: str, *,
+                 fields: str | None = None, labels: str | None = None) -> None:
         self.timeline = Timeline(what)
-        self._f = _Follower(cluster, kind, namespace, name)
-        self._describe = describe
+        self.cluster = cluster
+        self.kind = kind
+        self.namespace = namespace
+        self.fields = fields
+        self.labels = labels
+        self.rv = ""
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"recorder-{name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{kind.plural}", daemon=True)
 
-    def __enter__(self) -> "Recorder":
-        self._f.relist()
-        self.timeline.add(self._describe(self._f.obj))
+    # what a subclass provides
+    def _reset(self, items: list[Obj]) -> None:
+        raise NotImplementedError
+
+    def _apply(self, etype: str, obj: Obj) -> None:
+        raise NotImplementedError
+
+    def _state(self) -> str:
+        raise NotImplementedError
+
+    def _relist(self) -> None:
+        items, self.rv = self.cluster.list(self.kind, self.namespace, fields=self.fields, labels=self.labels)
+        self._reset(items)
+        self.timeline.add(self._state())
+
+    def __enter__(self) -> "_BackgroundRecorder":
+        self._relist()
         self._thread.start()
         return self
 
@@ -279,24 +294,23 @@ class Recorder:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                for ev in self._f.events(2):
+                for ev in self.cluster.watch(self.kind, self.namespace, self.rv, fields=self.fields,
+                                             labels=self.labels, timeout_seconds=2):
                     if self._stop.is_set():
                         return
                     etype = ev.get("type")
                     obj = ev.get("object") or {}
                     if etype == "ERROR":
                         self.timeline.note("watch error: re-listing")
+                        self._relist()
                         break
                     rv = (obj.get("metadata") or {}).get("resourceVersion")
                     if rv:
-                        self._f.rv = rv
+                        self.rv = rv
                     if etype == "BOOKMARK":
                         continue
-                    self._f.obj = None if etype == "DELETED" else obj
-                    self.timeline.add(self._describe(self._f.obj))
-                if not self._stop.is_set():
-                    self._f.relist()
-                    self.timeline.add(self._describe(self._f.obj))
+                    self._apply(str(etype), obj)
+                    self.timeline.add(self._state())
             except ClusterUnreachable as exc:
                 self.timeline.note(f"connection problem: {exc}")
                 self._stop.wait(0.2)  # retry backoff after a dropped connection
@@ -308,78 +322,6 @@ class Recorder:
         """Catch up with the current state, then stop recording."""
         if not self._stop.is_set():
             try:
-                self._f.relist()
-                self.timeline.add(self._describe(self._f.obj))
-            except ClusterUnreachable:
-                pass
-            self._stop.set()
-            self._thread.join(timeout=15)
-            _publish(self.timeline)
-        return self.timeline
-
-
-class SetRecorder:
-    """Records, in the background, a summary of a whole selection (e.g. the pods using a claim)."""
-
-    def __init__(self, cluster: Cluster, kind: Kind, namespace: str, summarize: Callable[[list[Obj]], str],
-                 what: str, labels: str | None = None) -> None:
-        self.timeline = Timeline(what)
-        self.cluster = cluster
-        self.kind = kind
-        self.namespace = namespace
-        self.labels = labels
-        self.summarize = summarize
-        self.objects: dict[str, Obj] = {}
-        self.rv = ""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"set-recorder-{kind.plural}", daemon=True)
-
-    def _relist(self) -> None:
-        items, self.rv = self.cluster.list(self.kind, self.namespace, labels=self.labels)
-        self.objects = {o["metadata"]["name"]: o for o in items}
-        self.timeline.add(self.summarize(list(self.objects.values())))
-
-    def __enter__(self) -> "SetRecorder":
-        self._relist()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for ev in self.cluster.watch(self.kind, self.namespace, self.rv, labels=self.labels,
-                                             timeout_seconds=2):
-                    if self._stop.is_set():
-                        return
-                    obj = ev.get("object") or {}
-                    if ev.get("type") == "ERROR":
-                        break
-                    rv = (obj.get("metadata") or {}).get("resourceVersion")
-                    if rv:
-                        self.rv = rv
-                    if ev.get("type") == "BOOKMARK":
-                        continue
-                    name = obj["metadata"]["name"]
-                    if ev.get("type") == "DELETED":
-                        self.objects.pop(name, None)
-                    else:
-                        self.objects[name] = obj
-                    self.timeline.add(self.summarize(list(self.objects.values())))
-                if not self._stop.is_set():
-                    self._relist()
-            except ClusterUnreachable as exc:
-                self.timeline.note(f"connection problem: {exc}")
-                self._stop.wait(0.2)  # retry backoff after a dropped connection
-            except Exception as exc:  # noqa: BLE001 - recorded, never raised from a thread
-                self.timeline.note(f"recorder error: {exc}")
-                self._stop.wait(0.2)
-
-    def stop(self) -> Timeline:
-        if not self._stop.is_set():
-            try:
                 self._relist()
             except ClusterUnreachable:
                 pass
@@ -387,3 +329,48 @@ class SetRecorder:
             self._thread.join(timeout=15)
             _publish(self.timeline)
         return self.timeline
+
+
+class Recorder(_BackgroundRecorder):
+    """Records one object's states, from before an operation until ``stop()``.
+
+    ``with Recorder(c, VM, ns, name, describe, what) as rec: vm.migrate(); ...`` then ``rec.timeline.states``.
+    """
+
+    def __init__(self, cluster: Cluster, kind: Kind, namespace: str | None, name: str, describe: Describe,
+                 what: str) -> None:
+        super().__init__(cluster, kind, namespace, what, fields=f"metadata.name={name}")
+        self._describe = describe
+        self.obj: Obj | None = None
+
+    def _reset(self, items: list[Obj]) -> None:
+        self.obj = items[0] if items else None
+
+    def _apply(self, etype: str, obj: Obj) -> None:
+        self.obj = None if etype == "DELETED" else obj
+
+    def _state(self) -> str:
+        return self._describe(self.obj)
+
+
+class SetRecorder(_BackgroundRecorder):
+    """Records a summary of a whole selection (e.g. the pods using a claim)."""
+
+    def __init__(self, cluster: Cluster, kind: Kind, namespace: str, summarize: Callable[[list[Obj]], str],
+                 what: str, labels: str | None = None) -> None:
+        super().__init__(cluster, kind, namespace, what, labels=labels)
+        self.summarize = summarize
+        self.objects: dict[str, Obj] = {}
+
+    def _reset(self, items: list[Obj]) -> None:
+        self.objects = {o["metadata"]["name"]: o for o in items}
+
+    def _apply(self, etype: str, obj: Obj) -> None:
+        name = obj["metadata"]["name"]
+        if etype == "DELETED":
+            self.objects.pop(name, None)
+        else:
+            self.objects[name] = obj
+
+    def _state(self) -> str:
+        return self.summarize(list(self.objects.values()))
