@@ -77,24 +77,27 @@ class SerialConsole:
         return f"{host}{SUBRESOURCES}/namespaces/{self.namespace}/virtualmachineinstances/{self.vmi}/console"
 
     def _sslopt(self) -> dict[str, Any]:
+        """The API client's TLS settings: CA, client certificate (also with insecure-skip-tls-verify), SNI."""
         cfg = self.cluster.configuration
+        opt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED if cfg.verify_ssl else ssl.CERT_NONE}
         if not cfg.verify_ssl:
-            return {"cert_reqs": ssl.CERT_NONE}
-        opt: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED}
-        if cfg.ssl_ca_cert:
+            opt["check_hostname"] = False
+        elif cfg.ssl_ca_cert:
             opt["ca_certs"] = cfg.ssl_ca_cert
         if cfg.cert_file:
             opt["certfile"] = cfg.cert_file
         if cfg.key_file:
             opt["keyfile"] = cfg.key_file
+        if getattr(cfg, "tls_server_name", None):
+            opt["server_hostname"] = cfg.tls_server_name
         return opt
 
     def _headers(self) -> list[str]:
+        """The API client's bearer token, refreshed first (exec/OIDC credentials expire)."""
         cfg = self.cluster.configuration
-        token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
+        token = cfg.get_api_key_with_prefix("BearerToken", alias="authorization")
         if token:
-            prefix = cfg.api_key_prefix.get("authorization", "")
-            value = token if token.lower().startswith("bearer ") else f"{prefix or 'Bearer'} {token}"
+            value = token if token.lower().startswith("bearer ") else f"Bearer {token}"
             return [f"Authorization: {value}"]
         return []
 
@@ -115,7 +118,8 @@ class SerialConsole:
             except (OSError, websocket.WebSocketException) as exc:
                 if time.monotonic() >= deadline:
                     raise ConsoleError(f"console of VMI {self.vmi} unreachable: {exc}") from None
-            self._pause.wait(1.0)  # virtctl's retry interval while the VMI is not running yet
+            # virtctl's retry interval while the VMI is not running yet (never past the deadline)
+            self._pause.wait(max(0.0, min(1.0, deadline - time.monotonic())))
 
     def close(self) -> None:
         if self.ws is not None:

@@ -59,7 +59,8 @@ class ConsoleSession:
             data = await self.queue.get()
             if data is None or self.ws.closed:
                 return
-            await self.ws.send_bytes(data)
+            if data:  # a raw byte stream never carries empty messages (a client may read b"" as EOF)
+                await self.ws.send_bytes(data)
 
     def close(self) -> None:
         self._unsubscribe()

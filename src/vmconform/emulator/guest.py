@@ -97,6 +97,41 @@ def split_redirect(line: str) -> tuple[str, str | None, bool]:
     return line, None, False
 
 
+def split_commands(line: str) -> list[str]:
+    """Split a command line at unquoted ``;``."""
+    parts, start, quote = [], 0, ""
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ";":
+            parts.append(line[start:i])
+            start = i + 1
+    parts.append(line[start:])
+    return parts
+
+
+def expand_status(line: str, status: int) -> str:
+    """Replace ``$?`` with the last exit status, except inside single quotes (as sh does)."""
+    out, quote, i = [], "", 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        if ch == "$" and line[i + 1 : i + 2] == "?" and quote != "'":
+            out.append(str(status))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
 def _split_words(cmd: str) -> list[str]:
     try:
         return shlex.split(cmd)
@@ -323,7 +358,20 @@ class Guest:
         return out + err + (self._prompt() if self._stage == SHELL else "")
 
     def _run(self, line: str) -> Result:
-        line = line.replace("$?", str(self._status)).strip()
+        """Run a command line: ``;``-separated commands in turn (``$?`` sees the previous one)."""
+        parts = split_commands(line)
+        if len(parts) < 2:
+            return self._run_one(line)
+        out: list[str] = []
+        for part in parts:
+            o, e, self._status = self._run_one(part)
+            out.append(o + e)
+            if self._stage != SHELL:  # exit, poweroff, reboot
+                break
+        return "".join(out), "", self._status
+
+    def _run_one(self, line: str) -> Result:
+        line = expand_status(line, self._status).strip()
         if not line:
             return "", "", self._status
         cmd, target, append = split_redirect(line)

@@ -1,16 +1,37 @@
 """The decision points a fault profile may change, in one place.
 
-Every controller asks ``ctx.behaviour`` instead of hard-coding these answers.  The
-default implementation is KubeVirt's behaviour and ignores ``faults`` (issue 3 plays no
-faults); a fault profile can subclass :class:`Behaviour` (or replace single methods) and
-install it as ``context_of(emulator).behaviour`` — or branch on ``self.faults`` here.
+Every controller asks ``ctx.behaviour`` instead of hard-coding these answers.  Without
+faults every method gives KubeVirt's behaviour; each behaviour fault of
+:data:`vmconform.emulator.faults.FAULTS` changes exactly the answers it names and leaves
+everything else as KubeVirt does it (so the broken cluster looks normal elsewhere):
+
+==================================  ==============================================================
+fault                               where it acts
+==================================  ==============================================================
+stop-keeps-running                  :meth:`stop_takes_effect` (a Halted VM keeps its VMI)
+stop-hangs                          :meth:`shutdown_completes` (a stopped VM's guest never goes down)
+start-accepted-when-running         :meth:`intercept` (``start`` of a live VM: 202, nothing done)
+stopped-vm-accepts-pause-restart    :meth:`intercept` (``restart`` 202 / ``pause`` 200 without a VMI)
+pause-noop / unpause-noop           :meth:`pause_takes_effect`
+pause-replaces-vmi                  :meth:`pause_takes_effect` (stop + start paused instead)
+pause-reboots-guest                 :meth:`pause_guest` (fresh boot, then frozen)
+guest-clock-runs-while-paused       :meth:`pause_guest` (the guest's uptime keeps counting)
+restart-keeps-vmi                   :meth:`intercept` (``restart``: 202, guest reboots in the same VMI)
+migration-same-node                 :meth:`migration_target_avoids_source`, :meth:`target_node_selector`
+migration-restarts-vm               :meth:`migrate_guest` (a new VMI object and a fresh boot)
+migration-stuck                     :meth:`migration_completes`
+rwo-migratable                      :meth:`pvc_is_shared`
+==================================  ==============================================================
 """
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
-from .constants import FAILED, SUCCEEDED
+from ..resources import NAMESPACES, PODS, VMIS, VMS, dig
+from ..timeutil import now_rfc3339
+from . import constants as C
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -20,6 +41,7 @@ if TYPE_CHECKING:
     from .subresource_api import SubresourceCall
 
 Obj = dict[str, Any]
+HANG_RECHECK_SECONDS = 0.5  # a hung shutdown looks again whether its VM or namespace is being deleted
 
 
 class Behaviour:
@@ -34,51 +56,199 @@ class Behaviour:
 
     def intercept(self, call: "SubresourceCall") -> "web.StreamResponse | None":
         """Answer a subresource request instead of virt-api (e.g. accept and do nothing); None = normal."""
+        if not self.faults or not call.name:
+            return None
+        from .subresource_api import accepted, ok_empty
+
+        store = call.ctx.store
+        vmi = store.peek(VMIS, call.namespace, call.name)
+        alive = vmi is not None and dig(vmi, "status", "phase") not in C.FINAL_PHASES
+        vm_exists = store.peek(VMS, call.namespace, call.name) is not None
+        target = (call.resource, call.subresource)
+        if self.active("start-accepted-when-running") and target == ("virtualmachines", "start") and alive:
+            return accepted()  # instead of 409 "VM is already running"; nothing happens
+        if self.active("stopped-vm-accepts-pause-restart") and vm_exists and not alive:
+            if target == ("virtualmachines", "restart"):
+                return accepted()  # instead of 409 "RunStategy Halted does not support manual restart requests"
+            if target == ("virtualmachineinstances", "pause"):
+                return ok_empty()  # instead of 404: there is no VMI to pause
+        if self.active("restart-keeps-vmi") and target == ("virtualmachines", "restart") and vmi is not None \
+                and dig(vmi, "status", "phase") == C.RUNNING and not vmi["metadata"].get("deletionTimestamp"):
+            vc = call.ctx.vmi_controller
+            if vc is not None:
+                vc.request_softreboot(call.namespace, call.name)  # the guest reboots, the VMI stays
+            return accepted()
         return None
 
     def start_rejects_live_vmi(self, vmi: Obj) -> bool:
         """start on a VM whose VMI is alive answers 409 "VM is already running"."""
         return True
 
+    # ------------------------------------------------------------ VM controller
+
+    def stop_takes_effect(self, vm: Obj, vmi: Obj) -> bool:
+        """Whether a VM with runStrategy Halted gets its VMI deleted (stop-keeps-running: never)."""
+        return not self.active("stop-keeps-running")
+
     # ------------------------------------------------------------ guest effects
 
     def pause_guest(self, handle: "GuestHandle") -> None:
         """What pausing does to the guest: freeze it (clock stops, memory kept)."""
+        if self.active("pause-reboots-guest"):
+            handle.boot()  # a fresh boot: new boot_id, RAM files gone, logged out
+        if self.active("guest-clock-runs-while-paused") and handle.guest is not None:
+            handle.guest.clock_runs_while_paused = True
         handle.pause()
 
     def unpause_guest(self, handle: "GuestHandle") -> None:
         handle.unpause()
 
     def migrate_guest(self, handle: "GuestHandle") -> None:
-        """What a completed live migration does to the guest: nothing visible (state kept)."""
+        """What a completed live migration does to the guest: nothing visible (state kept).
+
+        Called after the VMI already names the target node, before the migration is marked
+        Succeeded.  migration-restarts-vm: the VM was in fact stopped on the source and started
+        on the target, so the VMI is a new object (new UID) and the guest booted afresh.
+        """
+        if self.active("migration-restarts-vm"):
+            self._replace_vmi_in_its_pods(handle)
+            return
         handle.migrate()
 
     def pause_takes_effect(self, vmi: Obj, paused: bool) -> bool:
         """Whether an accepted pause (``paused``) / unpause request really changes the VMI."""
+        if paused and self.active("pause-noop"):
+            return False
+        if not paused and self.active("unpause-noop"):
+            return False
+        if paused and self.active("pause-replaces-vmi"):
+            self._restart_paused(vmi)
+            return False
         return True
 
     def shutdown_completes(self, vmi: Obj) -> bool:
-        """Whether the guest of a deleted VMI ever finishes shutting down."""
-        return True
+        """Whether the guest of a deleted VMI ever finishes shutting down.
+
+        stop-hangs: not when its VM was stopped (runStrategy Halted) — the VM stays Stopping —
+        unless the VM or the namespace is being deleted (so a run can still clean up).
+        """
+        if not self.active("stop-hangs") or self.ctx is None:
+            return True
+        meta = vmi["metadata"]
+        ns = meta["namespace"]
+        vm = self.ctx.store.peek(VMS, ns, _owner_vm_name(vmi))
+        nsobj = self.ctx.store.peek(NAMESPACES, None, ns)
+        if vm is None or vm["metadata"].get("deletionTimestamp") or nsobj is None \
+                or nsobj["metadata"].get("deletionTimestamp"):
+            return True
+        if dig(vm, "spec", "runStrategy") != C.HALTED and dig(vm, "spec", "running") is not False:
+            return True  # a restart (stop + start) is not a stop
+        self.ctx.queue.add_after(HANG_RECHECK_SECONDS, "vmi", ns, meta["name"])
+        return False
 
     def shutdown_phase(self, vmi: Obj, grace_expired: bool) -> str:
         """The final phase of a VMI whose guest was asked to shut down (ACPI)."""
-        return FAILED if grace_expired else SUCCEEDED
+        return C.FAILED if grace_expired else C.SUCCEEDED
 
     # ------------------------------------------------------------ migration
 
     def pvc_is_shared(self, access_modes: list[str]) -> bool:
-        """A PVC is live-migratable only with ReadWriteMany."""
-        return "ReadWriteMany" in access_modes
+        """A PVC is live-migratable only with ReadWriteMany (rwo-migratable: every PVC is)."""
+        return self.active("rwo-migratable") or "ReadWriteMany" in access_modes
 
     def migration_target_avoids_source(self) -> bool:
         """The target pod gets anti-affinity to the source pod (so it lands on another node)."""
-        return True
+        return not self.active("migration-same-node")
 
     def target_node_selector(self, vmi: Obj) -> dict[str, str]:
         """Extra nodeSelector for a migration target pod (besides the VMIM's addedNodeSelector)."""
+        if self.active("migration-same-node"):
+            node = dig(vmi, "status", "nodeName")
+            if node:
+                return {C.LABEL_HOSTNAME: node}
         return {}
 
     def migration_completes(self, migration: Obj) -> bool:
         """Whether a running memory transfer ever completes."""
-        return True
+        return not self.active("migration-stuck")
+
+    # ------------------------------------------------------------ what some faults do instead
+
+    def _restart_paused(self, vmi: Obj) -> None:
+        """pause-replaces-vmi: ask the VM controller for Stop + Start(paused), as ``restart`` would.
+
+        The VM ends Paused with Paused=True (PausedByUser) on a new VMI in a new launcher pod.
+        """
+        assert self.ctx is not None
+        meta = vmi["metadata"]
+        uid = meta["uid"]
+
+        def fn(o: Obj) -> None:
+            o.setdefault("status", {})["stateChangeRequests"] = [
+                {"action": C.STOP_REQUEST, "uid": uid},
+                {"action": C.START_REQUEST, "data": {"paused": "true"}},
+            ]
+
+        self.ctx.store.mutate(VMS, meta["namespace"], _owner_vm_name(vmi), fn, status=True)
+
+    def _replace_vmi_in_its_pods(self, handle: "GuestHandle") -> None:
+        """migration-restarts-vm: the VMI object is deleted and created again (new UID) where it
+        now runs; its launcher pods are handed to the new VMI and the guest boots afresh."""
+        assert self.ctx is not None
+        from .guests import GuestHandle
+        from .pods import pods_of
+
+        ctx, store = self.ctx, self.ctx.store
+        ns, name = handle.namespace, handle.name
+        old = store.peek(VMIS, ns, name)
+        if old is None or old["metadata"]["uid"] != handle.uid:
+            handle.migrate()
+            return
+        old = copy.deepcopy(old)
+        old_uid = old["metadata"]["uid"]
+        pods = [p["metadata"]["name"] for p in pods_of(ctx, old)]
+
+        def orphan(o: Obj) -> None:  # so deleting the old VMI does not take the pods with it
+            o["metadata"]["ownerReferences"] = [r for r in o["metadata"].get("ownerReferences") or []
+                                                if r.get("uid") != old_uid]
+
+        for pod in pods:
+            store.mutate(PODS, ns, pod, orphan, status=True)
+
+        def gone(o: Obj) -> None:
+            o["metadata"]["finalizers"] = []
+            o["metadata"]["deletionTimestamp"] = now_rfc3339()
+
+        store.mutate(VMIS, ns, name, gone, status=True)  # DELETED: the old guest and console go with it
+        meta = old["metadata"]
+        body = {"apiVersion": old.get("apiVersion"), "kind": old.get("kind"),
+                "metadata": {k: copy.deepcopy(meta[k]) for k in ("name", "labels", "annotations", "ownerReferences")
+                             if k in meta},
+                "spec": copy.deepcopy(old.get("spec") or {})}
+        new = store.create(VMIS, body, ns)
+        new_uid = new["metadata"]["uid"]
+        status = copy.deepcopy(old.get("status") or {})
+        store.mutate(VMIS, ns, name, lambda o: o.__setitem__("status", status), status=True)
+
+        def adopt(o: Obj) -> None:
+            o["metadata"].setdefault("labels", {})[C.LABEL_CREATED_BY] = new_uid
+            o["metadata"]["ownerReferences"] = [
+                *(o["metadata"].get("ownerReferences") or []),
+                {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "name": name, "uid": new_uid,
+                 "controller": True, "blockOwnerDeletion": True}]
+
+        for pod in pods:
+            store.mutate(PODS, ns, pod, adopt, status=True)
+        vc = ctx.vmi_controller
+        fresh = GuestHandle(ns, name, new_uid, handle.image, handle.hostname,
+                            on_power=lambda action: vc.guest_power(ns, name, action, new_uid) if vc else None,
+                            has_agent=handle.has_agent)
+        ctx.guests.put(fresh)
+        fresh.boot()
+        if vc is not None:
+            vc._enqueue(ns, name)  # noqa: SLF001 - let the VMI controller pick the new object up
+
+
+def _owner_vm_name(vmi: Obj) -> str:
+    owner = next((r for r in vmi["metadata"].get("ownerReferences") or [] if r.get("kind") == "VirtualMachine"), None)
+    return str(owner.get("name")) if owner else vmi["metadata"]["name"]

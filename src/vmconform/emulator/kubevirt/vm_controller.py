@@ -149,7 +149,8 @@ class VMController:
                             o["spec"]["running"] = True
                     ctx.store.mutate(VMS, meta["namespace"], meta["name"], flip)
                 return
-            self._stop_vmi(vm, vmi)
+            if ctx.behaviour.stop_takes_effect(vm, vmi):
+                self._stop_vmi(vm, vmi)
         elif strategy == C.ONCE:
             if vmi is None:
                 self._start_vmi(vm)
