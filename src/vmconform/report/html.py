@@ -176,6 +176,8 @@ def _allure_config(name: str, report_dir: Path, history_limit: int | None) -> di
                     "singleFile": True,
                     "reportName": name,
                     "reportLanguage": "en",
+                    # the lab's structure: "VM management lab" > "2.1 VM control" > scenarios
+                    "groupBy": ["epic", "feature"],
                 }
             }
         },
