@@ -8,11 +8,11 @@ from typing import Any
 
 CATEGORIES = [
     {"name": "Cluster behaviour violated", "matchedStatuses": ["failed"],
-     "messageRegex": "(?s).*"},
+     "messageRegex": "[\\s\\S]*"},
     {"name": "Cluster unreachable or infrastructure", "matchedStatuses": ["broken"],
-     "messageRegex": "(?s).*(ClusterUnreachable|cannot reach|connection|Unauthorized|timed out).*"},
-    {"name": "Suite defect", "matchedStatuses": ["broken"], "messageRegex": "(?s).*"},
-    {"name": "Not verified", "matchedStatuses": ["skipped"], "messageRegex": "(?s).*"},
+     "messageRegex": "[\\s\\S]*(ClusterUnreachable|cannot reach|connection|Unauthorized|timed out)[\\s\\S]*"},
+    {"name": "Suite defect", "matchedStatuses": ["broken"], "messageRegex": "[\\s\\S]*"},
+    {"name": "Not verified", "matchedStatuses": ["skipped"], "messageRegex": "[\\s\\S]*"},
 ]
 
 

@@ -221,8 +221,7 @@ class SuiteController:
         from .reporting import label_scenario
 
         section = next((t[4:] for t in scenario.tags | feature.tags if t.startswith("lab-")), "")
-        label_scenario(verdict.SECTION_TITLES.get(section, feature.name), scenario.name,
-                       sorted(scenario.tags | feature.tags))
+        label_scenario(verdict.SECTION_TITLES.get(section, feature.name), scenario.name)
 
     def pytest_bdd_step_error(self, request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                               step_func: Any, step_func_args: Any, exception: BaseException) -> None:

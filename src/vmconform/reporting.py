@@ -23,15 +23,14 @@ def attach_text(name: str, body: str, kind: str = "text") -> None:
         pass
 
 
-def label_scenario(feature: str, story: str, tags: list[str]) -> None:
+def label_scenario(feature: str, story: str) -> None:
+    """Epic, feature (the lab section) and story (the scenario); the Gherkin tags come from allure-pytest-bdd."""
     if allure is None:
         return
     try:
         allure.dynamic.epic(EPIC)
         allure.dynamic.feature(feature)
         allure.dynamic.story(story)
-        for t in tags:
-            allure.dynamic.tag(t)
     except Exception:  # noqa: BLE001
         pass
 

@@ -1,16 +1,19 @@
-"""The HTML report, looked at in a real (headless) browser.
+"""The HTML report of a real suite run, looked at in a real (headless) browser.
 
-Runs a tiny pytest-bdd feature (one passing, one failing scenario) with
-allure-pytest-bdd, builds the single-file Allure 3 report twice into the same
-directory (so history is kept), opens it from disk in headless Chromium and
-checks what a reader sees: the scenario names, the failure's message and the
-environment.  Screenshots land in reports/.
+Runs the conformance suite on the emulated cluster with a fault profile that breaks Stop
+(so the report has a failure), builds the single-file Allure 3 report twice into the same
+directory (so history is kept), opens it from disk in headless Chromium and checks what a
+reader sees: the scenario names, the failure's message and the environment. Screenshots
+land in reports/.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,50 +24,10 @@ from vmconform.report.browser import file_url, find_chromium, render_until, scre
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "reports"
 
-PASSING = "Start a stopped VM"
-FAILING = "Stop a running VM"
-MESSAGE = "VM did not reach Stopped: observed Running"
-ENVIRONMENT = {"backend": "emulated", "kubevirt.version": "v1.9.0", "kubernetes.version": "v1.33.1"}
-
-FEATURE = f"""\
-Feature: 2.1 VM control
-
-  Scenario: {PASSING}
-    Given a VM "demo" that is Stopped
-    When I start it
-    Then it reaches Running
-
-  Scenario: {FAILING}
-    Given a VM "demo" that is Running
-    When I stop it
-    Then it reaches Stopped
-"""
-
-STEPS = """\
-from pytest_bdd import given, parsers, scenarios, then, when
-
-scenarios("features/vm_control.feature")
-
-
-@given(parsers.parse('a VM "{name}" that is {phase}'), target_fixture="vm")
-def vm(name, phase):
-    return {"name": name, "phase": phase}
-
-
-@when("I start it")
-def start(vm):
-    vm["phase"] = "Running"
-
-
-@when("I stop it")
-def stop(vm):
-    pass  # the fault: the VM ignores the stop request
-
-
-@then(parsers.parse("it reaches {phase}"))
-def reaches(vm, phase):
-    assert vm["phase"] == phase, f"VM did not reach {phase}: observed {vm['phase']}"
-"""
+PASSING = "Start is offered only when the VM is stopped"
+FAILING = "Stop reaches Stopped"
+MESSAGE = "VM vm reaches Stopped: not reached within"
+ENVIRONMENT = {"backend": "emulated", "kubevirt.version": "v1.9.0", "kubernetes.version": "v1.32.4"}
 
 
 def _require_tools() -> None:
@@ -76,19 +39,20 @@ def _require_tools() -> None:
 
 
 @pytest.fixture
-def allure_results(pytester: pytest.Pytester) -> Path:
-    """Allure results of a real pytest-bdd run: one pass, one failure."""
-    (pytester.path / "features").mkdir()
-    (pytester.path / "features" / "vm_control.feature").write_text(FEATURE)
-    pytester.makepyfile(test_vm_control=STEPS)
-    results = pytester.path / "allure-results"
-    run = pytester.runpytest_subprocess(
-        "-p", "allure_pytest_bdd", f"--alluredir={results}",
-        "-p", "no:vmconform", "-p", "no:cacheprovider",
+def allure_results(tmp_path: Path) -> Path:
+    """Allure results of a real suite run on a cluster whose stop never stops the VM."""
+    _require_tools()
+    report = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vmconform", "run", "--no-html", "--report-dir", str(report),
+         "--emulator-fault", "stop-keeps-running", "--timeout-scale", "0.02",
+         "-k", "Stop_reaches_Stopped or Start_is_offered"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    run.assert_outcomes(passed=1, failed=1)
-    (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in ENVIRONMENT.items()))
-    return results
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((report / "summary.json").read_text())
+    assert {b["title"]: b["status"] for b in summary["behaviours"]} == {PASSING: "verified", FAILING: "violated"}
+    return report / "allure-results"
 
 
 def test_html_report_shows_scenarios_failure_and_environment(allure_results: Path, tmp_path: Path) -> None:
@@ -121,6 +85,7 @@ def test_html_report_shows_scenarios_failure_and_environment(allure_results: Pat
     failure_url = file_url(index, leaves[FAILING].id)
     failure = visible_text(render_until(failure_url, lambda dom: MESSAGE in visible_text(dom)))
     assert MESSAGE in failure, failure[:2000]
+    assert "Cluster behaviour violated" in failure, "the failure is not in the suite's category"
     assert re.search(r"History\s*\d+", failure), "the failed scenario has no history tab"
 
     # Trends: the charts view plots the runs kept in history.

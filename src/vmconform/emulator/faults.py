@@ -1,7 +1,10 @@
 """Fault profiles: clusters that break one promise of the lab while looking normal elsewhere.
 
-Behaviour faults are played by the KubeVirt controllers (they read ``emulator.options.faults``);
+Behaviour faults are played by the KubeVirt controllers through one seam,
+:class:`vmconform.emulator.kubevirt.behaviour.Behaviour` (it reads ``emulator.options.faults``);
 transport faults — which a healthy cluster also shows now and then — are played here.
+``caught_by`` names exactly the scenarios that fail under a fault (``tests/faults`` proves it):
+the one that guards the broken promise first, then those that use the broken operation on their way.
 """
 
 from __future__ import annotations
@@ -23,39 +26,59 @@ if TYPE_CHECKING:
 class Fault:
     name: str
     breaks: str  # what the broken cluster does
-    caught_by: tuple[str, ...]  # behaviour ids (scenario slugs) that must fail; () for transport faults
+    # behaviour ids (scenario slugs) that must fail, exactly: the scenario that guards the promise first,
+    # then those that fail because they use the broken operation on their way; () for transport faults
+    caught_by: tuple[str, ...]
     transport: bool = False
 
+    @property
+    def guarded_by(self) -> str:
+        """The scenario whose promise the fault breaks ("" for transport faults)."""
+        return self.caught_by[0] if self.caught_by else ""
+
+
+STOP = "stop-reaches-stopped"
+STOPPED_OFFERS_START = "a-stopped-vm-offers-only-start"
+START_ONLY_STOPPED = "start-is-offered-only-when-the-vm-is-stopped"
+PAUSE = "pause-keeps-the-vm-s-memory-allocated"
+UNPAUSE = "unpause-resumes-the-vm"
+RESTART = "restart-reboots-the-vm-into-a-new-instance"
+MIGRATE = "migrate-moves-a-running-vm-to-another-node-and-it-returns-to-running"
+RWX = "live-migration-requires-readwritemany-storage"
+OWN_VOLUME = "each-vm-disk-is-its-own-volume-mounted-only-when-needed"
+GUEST_PAUSE = "guest-pause-keeps-memory"
+GUEST_MIGRATE = "guest-live-migration-keeps-the-guest-running"
+GUEST_RESTART = "guest-restart-reboots-the-guest"
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
-    Fault("stop-keeps-running", "stop is accepted (202) but the VMI keeps running",
-          ("stop-reaches-stopped",)),
-    Fault("stop-hangs", "stop never finishes: the VM stays in Stopping",
-          ("stop-reaches-stopped",)),
-    Fault("start-accepted-when-running", "start on a running VM is accepted (202) instead of 409",
-          ("start-is-offered-only-when-the-vm-is-stopped",)),
-    Fault("stopped-vm-accepts-pause-restart", "pause and restart of a stopped VM are accepted",
-          ("a-stopped-vm-offers-only-start",)),
-    Fault("pause-noop", "pause answers 200 but nothing is paused",
-          ("pause-keeps-the-vm-s-memory-allocated",)),
-    Fault("unpause-noop", "unpause answers 200 but the VM stays Paused",
-          ("unpause-resumes-the-vm",)),
-    Fault("pause-replaces-vmi", "pause silently replaces the VMI and its pod (memory lost, statuses look right)",
-          ("pause-keeps-the-vm-s-memory-allocated",)),
-    Fault("pause-reboots-guest", "pause reboots the guest (new boot_id); API objects untouched",
-          ("guest-pause-keeps-memory",)),
-    Fault("guest-clock-runs-while-paused", "the guest's clock keeps running while paused",
-          ("guest-pause-keeps-memory",)),
-    Fault("restart-keeps-vmi", "restart answers 202 but keeps the same VMI",
-          ("restart-reboots-the-vm-into-a-new-instance",)),
-    Fault("migration-same-node", "migration succeeds but the VMI stays on the same node",
-          ("migrate-moves-a-running-vm-to-another-node-and-it-returns-to-running",)),
-    Fault("migration-restarts-vm", "migration is done as stop and start (new VMI UID)",
-          ("migrate-moves-a-running-vm-to-another-node-and-it-returns-to-running",)),
-    Fault("migration-stuck", "migration stays Running forever",
-          ("migrate-moves-a-running-vm-to-another-node-and-it-returns-to-running",)),
-    Fault("rwo-migratable", "an RWO volume is reported live-migratable and migrated",
-          ("live-migration-requires-readwritemany-storage",)),
+    Fault("stop-keeps-running", "stop is accepted (202) and the VM set to Halted, but its VMI keeps running",
+          (STOP, STOPPED_OFFERS_START, RWX, OWN_VOLUME)),
+    Fault("stop-hangs", "stop never finishes: the guest never shuts down, the VM stays in Stopping",
+          (STOP, STOPPED_OFFERS_START, RWX, OWN_VOLUME)),
+    Fault("start-accepted-when-running", "start on a running VM is accepted (202) instead of 409; nothing happens",
+          (START_ONLY_STOPPED,)),
+    Fault("stopped-vm-accepts-pause-restart",
+          "restart (202) and pause (200) of a stopped VM are accepted instead of 409/404; nothing happens",
+          (STOPPED_OFFERS_START,)),
+    Fault("pause-noop", "pause answers 200 but nothing is paused", (PAUSE, UNPAUSE, GUEST_PAUSE)),
+    Fault("unpause-noop", "unpause answers 200 but the VM stays Paused", (UNPAUSE, GUEST_PAUSE)),
+    Fault("pause-replaces-vmi", "pause silently stops the VM and starts it again paused: a new VMI and "
+          "launcher pod (memory lost), while the VM ends Paused with Paused=True as expected",
+          (PAUSE, GUEST_PAUSE)),
+    Fault("pause-reboots-guest", "pause reboots the guest (new boot_id, RAM files gone); API objects untouched",
+          (GUEST_PAUSE,)),
+    Fault("guest-clock-runs-while-paused", "the guest's clock keeps running while paused; API objects untouched",
+          (GUEST_PAUSE,)),
+    Fault("restart-keeps-vmi", "restart answers 202 and reboots the guest, but inside the same VMI and pod",
+          (RESTART, GUEST_RESTART)),
+    Fault("migration-same-node", "migration succeeds (target pod, migrationState, Migrating → Running) but the "
+          "target is the source node", (MIGRATE, GUEST_MIGRATE, RWX)),
+    Fault("migration-restarts-vm", "migration is done as stop and start: the VMI on the target node is a new "
+          "object (new UID) with a freshly booted guest; everything else looks migrated", (MIGRATE, GUEST_MIGRATE)),
+    Fault("migration-stuck", "migration stays Running forever (the VM stays Migrating)",
+          (MIGRATE, GUEST_MIGRATE, RWX, OWN_VOLUME)),
+    Fault("rwo-migratable", "a VMI with a ReadWriteOnce volume is reported LiveMigratable=True and is migrated",
+          (RWX,)),
     Fault("drop-watches", "every open watch connection is dropped every 2 s", (), transport=True),
     Fault("expire-watch-history", "watch history expires every second (resuming answers 410 Gone)", (),
           transport=True),

@@ -255,7 +255,14 @@ def build_html(
     index = report_dir / "index.html"
     with tempfile.TemporaryDirectory(prefix="vmconform-allurerc-") as tmp:
         config = Path(tmp) / "allurerc.json"
-        config.write_text(json.dumps(_allure_config(name, report_dir, history_limit), indent=2))
+        settings = _allure_config(name, report_dir, history_limit)
+        categories = results_dir / "categories.json"
+        if categories.is_file():  # written by the suite: violated / infrastructure / suite defect / not verified
+            try:
+                settings["categories"] = json.loads(categories.read_text())
+            except ValueError:
+                pass
+        config.write_text(json.dumps(settings, indent=2))
         code, out = _run(allure_command(node, project_root, results_dir, report_dir, config), project_root, GENERATE_TIMEOUT)
 
     if code != 0 or not index.is_file():
