@@ -35,14 +35,23 @@ def wait_vm_status(ctx: ScenarioContext, status: str, timeout_key: str | None = 
     return time.monotonic() - started
 
 
+# A bad state may pass (e.g. ErrorUnschedulable while a claim binds); it ends a wait once it has lasted this long.
+TERMINAL_GRACE_SECONDS = 10.0
+
+
 def _terminal_vm(wanted: str):  # type: ignore[no-untyped-def]
     bad = {"ErrorUnschedulable", "ErrorPvcNotFound", "CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff",
            "DataVolumeError"}
+    since: dict[str, float] = {}
 
     def check(o):  # type: ignore[no-untyped-def]
         st = printable_status(o)
-        if st in bad and st != wanted:
-            return f"the VM is {st}"
+        if st not in bad or st == wanted:
+            since.clear()
+            return None
+        first = since.setdefault(st, time.monotonic())
+        if time.monotonic() - first >= TERMINAL_GRACE_SECONDS:
+            return f"the VM has been {st} for {time.monotonic() - first:.0f} s"
         return None
 
     return check

@@ -102,7 +102,10 @@ class SerialConsole:
         return []
 
     def open(self, timeout: float) -> "SerialConsole":
-        """Connect; like virtctl, retry every second while the API answers 400 (VMI not running yet)."""
+        """Connect; like virtctl, retry every second while the API answers 400 (VMI not running yet).
+
+        429 and 5xx are retried too (the request was not served; opening a console changes nothing).
+        """
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -112,7 +115,8 @@ class SerialConsole:
                 self.transcript.add("**", f"connected to {self.vmi}")
                 return self
             except websocket.WebSocketBadStatusException as exc:
-                if exc.status_code != 400 or time.monotonic() >= deadline:
+                retryable = exc.status_code in (400, 429) or exc.status_code >= 500
+                if not retryable or time.monotonic() >= deadline:
                     raise ConsoleError(f"console of VMI {self.vmi} refused: HTTP {exc.status_code} "
                                        f"{_body(exc)}") from None
             except (OSError, websocket.WebSocketException) as exc:

@@ -67,11 +67,6 @@ CASES: dict[str, Case] = {
 
 # Suite gaps reported to the lead (a transport fault the suite should ride out, but does not yet):
 # fault → regex every failure reason matches.  Such a run is an xfail, any other failure still fails.
-KNOWN_SUITE_GAPS: dict[str, str] = {
-    # SerialConsole.open (src/vmconform/console.py) retries only HTTP 400; a console upgrade answered
-    # 429 or 500 (safe to retry) fails the guest scenario that opens it.
-    "flaky-api": r"^console of VMI \S+ refused: HTTP (429|500) ",
-}
 
 BEHAVIOUR_FAULTS = [n for n, f in F.FAULTS.items() if not f.transport]
 TRANSPORT_FAULTS = [n for n, f in F.FAULTS.items() if f.transport]
@@ -158,9 +153,6 @@ def test_behaviour_fault_is_caught_by_exactly_its_scenarios(name: str, tmp_path:
 def test_transport_fault_leaves_the_verdict_conformant(name: str, tmp_path: Path) -> None:
     code, summary, out = run_suite(tmp_path, name)
     failed = {b["id"]: b["reason"] for b in summary["behaviours"] if b["status"] != "verified"}
-    gap = KNOWN_SUITE_GAPS.get(name)
-    if failed and gap and all(re.search(gap, r) for r in failed.values()):
-        pytest.xfail(f"known suite gap under {name}: {next(iter(failed.values()))[:200]}")
     assert code == exitcodes.CONFORMANT and summary["verdict"] == "conformant", f"exit {code}: {failed}\n{out[-2000:]}"
     assert len(summary["behaviours"]) >= 12
 
