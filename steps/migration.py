@@ -44,7 +44,7 @@ def migrate(vmconform_scenario: ScenarioContext) -> None:
     claim = ctx.values.get("claim")
     rec = Recorder(ctx.cluster, VM, vm.namespace, vm.name, printable_status, f"VM {vm.name} during migration")
     pods = SetRecorder(ctx.cluster, POD, vm.namespace, _pods_summary(claim),
-                       f"launcher pods during migration" + (f" (claim {claim})" if claim else ""),
+                       "launcher pods during migration" + (f" (claim {claim})" if claim else ""),
                        labels="kubevirt.io=virt-launcher")
     rec.__enter__()
     pods.__enter__()

@@ -12,30 +12,29 @@ from vmconform.status import HALTED, PAUSED, RUNNING, STOPPED
 from ._support import snapshot, vm_spec, wait_vm_status
 
 
+def _accepted_then(ctx: ScenarioContext, verb: str, state: str, status: str) -> None:
+    """Do a verb the VM must accept in this state, and wait for the status it leads to."""
+    ans = getattr(ctx.require_vm(), verb)()
+    assert ans.ok, f"{verb} of a {state} VM was refused: {ans.describe()}"
+    wait_vm_status(ctx, status)
+
+
 @given("a running VM")
 def running_vm(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
-    vm = ctx.create_vm(vm_spec(ctx))
+    ctx.create_vm(vm_spec(ctx))
     wait_vm_status(ctx, STOPPED)
-    ans = vm.start()
-    assert ans.ok, f"start of a new, stopped VM was refused: {ans.describe()}"
-    wait_vm_status(ctx, RUNNING)
+    _accepted_then(ctx, "start", "new, stopped", RUNNING)
 
 
 @given("the VM is stopped")
 def vm_is_stopped(vmconform_scenario: ScenarioContext) -> None:
-    ctx = vmconform_scenario
-    ans = ctx.require_vm().stop()
-    assert ans.ok, f"stop of a running VM was refused: {ans.describe()}"
-    wait_vm_status(ctx, STOPPED)
+    _accepted_then(vmconform_scenario, "stop", "running", STOPPED)
 
 
 @given("the VM is paused")
 def vm_is_paused(vmconform_scenario: ScenarioContext) -> None:
-    ctx = vmconform_scenario
-    ans = ctx.require_vm().pause()
-    assert ans.ok, f"pause of a running VM was refused: {ans.describe()}"
-    wait_vm_status(ctx, PAUSED)
+    _accepted_then(vmconform_scenario, "pause", "running", PAUSED)
 
 
 @given("I note the VM's VMI, node and launcher pod")

@@ -194,12 +194,11 @@ def probe_rwx(cluster: Cluster, facts: ClusterFacts, labels: dict[str, str], tim
                      until=lambda o: (o or {}).get("status", {}).get("phase") == "Bound",
                      describe=lambda o: str((o or {}).get("status", {}).get("phase")),
                      timeout=timeout, what=f"a ReadWriteMany claim on {facts.rwx_class} binds", terminal=refused)
-        except WaitFailed as exc:
+        except WaitFailed:
+            # pending without a refusal (e.g. WaitForFirstConsumer) keeps the capability: the scenarios will tell
             why = refused(None)
             if why:
                 facts.capabilities["rwx"] = Capability(
                     False, f"storage class {facts.rwx_class} cannot provision ReadWriteMany volumes: {why}")
-            else:
-                del exc  # pending without a refusal (e.g. WaitForFirstConsumer): the scenarios will tell
     finally:
         cluster.delete(NAMESPACE, None, ns)

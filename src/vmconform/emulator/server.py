@@ -262,8 +262,8 @@ class ApiServer:
         assert t.name is not None
         if ctype == "application/strategic-merge-patch+json" and t.res.custom:
             raise ApiError(415, "UnsupportedMediaType",
-                           f'the body of the request was in an unknown format - accepted media types include: '
-                           f'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml')
+                           'the body of the request was in an unknown format - accepted media types include: '
+                           'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml')
         body = await self._body(request)
         current = self.store.get(t.res, t.namespace, t.name)
         try:

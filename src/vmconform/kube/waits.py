@@ -102,6 +102,17 @@ class _Follower:
         self.obj = items[0] if items else None
         self.rv = rv
 
+    def apply(self, ev: Obj) -> bool:
+        """Take in one watch event; True when it changed the object (not a bookmark)."""
+        obj = ev.get("object") or {}
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            self.rv = rv
+        if ev.get("type") == "BOOKMARK":
+            return False
+        self.obj = None if ev.get("type") == "DELETED" else obj
+        return True
+
     def events(self, seconds: int) -> Any:
         return self.cluster.watch(self.kind, self.namespace, self.rv, fields=self.fields, timeout_seconds=seconds)
 
@@ -163,13 +174,7 @@ def wait_for(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, 
                     if check():
                         return done()
                     break
-                rv = (obj.get("metadata") or {}).get("resourceVersion")
-                if rv:
-                    f.rv = rv
-                if etype == "BOOKMARK":
-                    continue
-                f.obj = None if etype == "DELETED" else obj
-                if check():
+                if f.apply(ev) and check():
                     return done()
             else:
                 tl.note(f"watch ended: resuming from resourceVersion {f.rv}")
@@ -206,17 +211,10 @@ def observe_unchanged(cluster: Cluster, kind: Kind, namespace: str | None, name:
             for ev in f.events(remaining):
                 if time.monotonic() >= deadline:
                     break
-                etype = ev.get("type")
-                obj = ev.get("object") or {}
-                if etype == "ERROR":
+                if ev.get("type") == "ERROR":
                     break
-                rv = (obj.get("metadata") or {}).get("resourceVersion")
-                if rv:
-                    f.rv = rv
-                if etype == "BOOKMARK":
-                    continue
-                f.obj = None if etype == "DELETED" else obj
-                check()
+                if f.apply(ev):
+                    check()
         except ClusterUnreachable as exc:
             tl.note(f"connection problem: {exc}")
         f.relist()
