@@ -130,6 +130,8 @@ def _preflight(args: argparse.Namespace) -> str | None:
 def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[str]:
     features = Path(args.features) if args.features else root / "features"
     argv = [str(features), "-p", "no:cacheprovider", "-q", "-rs",
+            # this process imported vmconform before pytest started: its asserts need no rewriting
+            "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
             f"--alluredir={report_dir / 'allure-results'}", f"--junitxml={report_dir / 'junit.xml'}",
             f"--rootdir={root}", f"--report-dir={report_dir}", f"--cluster={args.cluster}",
             f"--timeout-scale={args.timeout_scale}", f"--keep={args.keep}",
