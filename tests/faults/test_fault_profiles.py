@@ -57,12 +57,15 @@ CASES: dict[str, Case] = {
     "pause-reboots-guest": Case(MEMORY_GONE),
     "guest-clock-runs-while-paused": Case(re.escape("the guest's clock kept running while paused")),
     "restart-keeps-vmi": Case(rf"VM \S+ restarts into a new VMI: {WAIT_RAN_OUT}same VMI Running {T}$", 0.05),
+    "restart-keeps-guest-memory": Case(r"the guest did not reboot: boot_id is still \S+$"),
     "migration-same-node": Case(r"the (migration succeeded but the )?VMI is still on (node )?\S+$"),
     "migration-restarts-vm": Case({F.MIGRATE: r"the VMI was replaced during migration \(UID \S+ → \S+\): "
                                               r"the VM was restarted, not live-migrated",
                                    F.GUEST_MIGRATE: MEMORY_GONE}),
     "migration-stuck": Case(rf"migration \S+ of VM \S+ succeeds: {WAIT_RAN_OUT}.*→ Running {T}$", 0.05),
     "rwo-migratable": Case(re.escape("a VMI with a ReadWriteOnce volume is reported LiveMigratable=True")),
+    "volume-mounted-everywhere": Case(r"the stopped VM's volume \S+ is still mounted by: "
+                                      r"datastore-mount-\S+"),
 }
 
 # Suite gaps reported to the lead (a transport fault the suite should ride out, but does not yet):

@@ -71,6 +71,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           (GUEST_PAUSE,)),
     Fault("restart-keeps-vmi", "restart answers 202 and reboots the guest, but inside the same VMI and pod",
           (RESTART, GUEST_RESTART)),
+    Fault("restart-keeps-guest-memory", "restart gives a new VMI and launcher pod as usual, but the guest carries "
+          "over: same boot_id, RAM files kept, still logged in", (GUEST_RESTART,)),
     Fault("migration-same-node", "migration succeeds (target pod, migrationState, Migrating → Running) but the "
           "target is the source node", (MIGRATE, GUEST_MIGRATE, RWX)),
     Fault("migration-restarts-vm", "migration is done as stop and start: the VMI on the target node is a new "
@@ -79,6 +81,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           (MIGRATE, GUEST_MIGRATE, RWX, OWN_VOLUME)),
     Fault("rwo-migratable", "a VMI with a ReadWriteOnce volume is reported LiveMigratable=True and is migrated",
           (RWX,)),
+    Fault("volume-mounted-everywhere", "a monolithic datastore: every Bound ReadWriteMany claim is also mounted by a "
+          "Running helper pod on every worker node (owned by the claim, gone with it)", (OWN_VOLUME,)),
     Fault("drop-watches", "every open watch connection is dropped every 2 s", (), transport=True),
     Fault("expire-watch-history", "watch history expires every second (resuming answers 410 Gone)", (),
           transport=True),

@@ -17,10 +17,12 @@ pause-replaces-vmi                  :meth:`pause_takes_effect` (stop + start pau
 pause-reboots-guest                 :meth:`pause_guest` (fresh boot, then frozen)
 guest-clock-runs-while-paused       :meth:`pause_guest` (the guest's uptime keeps counting)
 restart-keeps-vmi                   :meth:`intercept` (``restart``: 202, guest reboots in the same VMI)
+restart-keeps-guest-memory          :meth:`intercept` notes the guest, :meth:`boot_new_guest` carries it over
 migration-same-node                 :meth:`migration_target_avoids_source`, :meth:`target_node_selector`
 migration-restarts-vm               :meth:`migrate_guest` (a new VMI object and a fresh boot)
 migration-stuck                     :meth:`migration_completes`
 rwo-migratable                      :meth:`pvc_is_shared`
+volume-mounted-everywhere           :meth:`datastore_mounts` (helper pods mount every Bound RWX claim)
 ==================================  ==============================================================
 """
 
@@ -29,7 +31,8 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from ..resources import NAMESPACES, PODS, VMIS, VMS, dig
+from ..errors import ApiError
+from ..resources import NAMESPACES, NODES, PODS, VMIS, VMS, dig
 from ..timeutil import now_rfc3339
 from . import constants as C
 
@@ -48,6 +51,8 @@ class Behaviour:
     def __init__(self, faults: frozenset[str], ctx: "KubeVirtContext | None" = None) -> None:
         self.faults = faults
         self.ctx = ctx  # the whole emulator state, for faults that need more than their arguments
+        # restart-keeps-guest-memory: (namespace, VMI name) → (old VMI UID, its guest) while a restart runs
+        self._restarting: dict[tuple[str, str], tuple[str, Any]] = {}
 
     def active(self, name: str) -> bool:
         return name in self.faults
@@ -78,6 +83,11 @@ class Behaviour:
             if vc is not None:
                 vc.request_softreboot(call.namespace, call.name)  # the guest reboots, the VMI stays
             return accepted()
+        if self.active("restart-keeps-guest-memory") and target == ("virtualmachines", "restart") \
+                and vmi is not None and dig(vmi, "status", "phase") == C.RUNNING:
+            handle = call.ctx.guests.get(call.namespace, call.name, vmi["metadata"]["uid"])
+            if handle is not None and handle.guest is not None:  # the restart itself goes on as usual
+                self._restarting[(call.namespace, call.name)] = (vmi["metadata"]["uid"], handle.guest)
         return None
 
     def start_rejects_live_vmi(self, vmi: Obj) -> bool:
@@ -99,6 +109,21 @@ class Behaviour:
         if self.active("guest-clock-runs-while-paused") and handle.guest is not None:
             handle.guest.clock_runs_while_paused = True
         handle.pause()
+
+    def boot_new_guest(self, handle: "GuestHandle") -> None:
+        """The guest of a newly started VMI boots afresh.
+
+        restart-keeps-guest-memory: after a restart the new VMI (new UID, new pod) gets the old
+        VMI's guest as it was — same boot_id, RAM files and login session — instead of a boot.
+        """
+        carried = self._restarting.pop((handle.namespace, handle.name), None)
+        if carried is None or carried[0] == handle.uid or handle.guest is None:
+            handle.boot()
+            return
+        guest = carried[1]
+        guest.on_power = handle.guest.on_power  # power requests now go to the new VMI
+        handle.guest = guest
+        handle.running = True
 
     def unpause_guest(self, handle: "GuestHandle") -> None:
         handle.unpause()
@@ -149,6 +174,41 @@ class Behaviour:
     def shutdown_phase(self, vmi: Obj, grace_expired: bool) -> str:
         """The final phase of a VMI whose guest was asked to shut down (ACPI)."""
         return C.FAILED if grace_expired else C.SUCCEEDED
+
+    # ------------------------------------------------------------ storage
+
+    def datastore_mounts(self, pvc: Obj) -> None:
+        """Called for every claim the storage controller reconciles; normally nothing to do.
+
+        volume-mounted-everywhere: a monolithic datastore — every Bound ReadWriteMany claim is also
+        mounted by a Running helper pod ``datastore-mount-<claim>-<node>`` on every worker node,
+        owned by the claim; the helpers go when the claim is deleted (so it can be released).
+        """
+        if not self.active("volume-mounted-everywhere") or self.ctx is None:
+            return
+        store = self.ctx.store
+        meta = pvc["metadata"]
+        ns, claim, uid = meta["namespace"], meta["name"], meta["uid"]
+        if meta.get("deletionTimestamp"):
+            for pod in store.items(PODS, ns):
+                if any(r.get("uid") == uid for r in pod["metadata"].get("ownerReferences") or []):
+                    try:
+                        store.delete(PODS, ns, pod["metadata"]["name"])
+                    except ApiError:
+                        pass
+            return
+        modes = dig(pvc, "status", "accessModes", default=None) or []
+        if dig(pvc, "status", "phase") != "Bound" or "ReadWriteMany" not in modes:
+            return
+        for node in store.items(NODES):
+            if "node-role.kubernetes.io/control-plane" in (node["metadata"].get("labels") or {}):
+                continue
+            name = f"datastore-mount-{claim}-{node['metadata']['name']}"[:63].rstrip("-.")
+            if store.peek(PODS, ns, name) is None:
+                try:
+                    store.create(PODS, _datastore_pod(name, pvc, node), ns)
+                except ApiError:
+                    return  # e.g. the namespace is being terminated
 
     # ------------------------------------------------------------ migration
 
@@ -247,6 +307,32 @@ class Behaviour:
         fresh.boot()
         if vc is not None:
             vc._enqueue(ns, name)  # noqa: SLF001 - let the VMI controller pick the new object up
+
+
+def _datastore_pod(name: str, pvc: Obj, node: Obj) -> Obj:
+    """A Running host-network pod on ``node`` that mounts the claim (volume-mounted-everywhere)."""
+    meta = pvc["metadata"]
+    node_name = node["metadata"]["name"]
+    ip = next((a.get("address") for a in dig(node, "status", "addresses", default=[]) or []
+               if a.get("type") == "InternalIP"), "")
+    now = now_rfc3339()
+    image = "registry.vmconform.io/datastore-mounter:v1"
+    ready = [{"type": t, "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
+             for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")]
+    return {
+        "metadata": {"name": name, "labels": {"app": "datastore-mount", "datastore.vmconform.io/claim": meta["name"]},
+                     "ownerReferences": [{"apiVersion": "v1", "kind": "PersistentVolumeClaim", "name": meta["name"],
+                                          "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]},
+        "spec": {"nodeName": node_name, "hostNetwork": True, "restartPolicy": "Always",
+                 "containers": [{"name": "mount", "image": image,
+                                 "volumeMounts": [{"name": "data", "mountPath": "/datastore"}]}],
+                 "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": meta["name"]}}]},
+        "status": {"phase": "Running", "hostIP": ip, "podIP": ip, "podIPs": [{"ip": ip}], "startTime": now,
+                   "conditions": ready, "qosClass": "BestEffort",
+                   "containerStatuses": [{"name": "mount", "image": image, "imageID": f"{image}@sha256:{'0' * 64}",
+                                          "ready": True, "restartCount": 0, "started": True,
+                                          "state": {"running": {"startedAt": now}}}]},
+    }
 
 
 def _owner_vm_name(vmi: Obj) -> str:

@@ -114,6 +114,7 @@ class StorageController:
         pvc = ctx.store.peek(PVCS, ns, name)
         if pvc is None:
             return
+        ctx.behaviour.datastore_mounts(pvc)
         meta = pvc["metadata"]
         if meta.get("deletionTimestamp"):
             if FINALIZER_PVC_PROTECTION in (meta.get("finalizers") or []) and not pvc_in_use(ctx, ns, name):

@@ -320,7 +320,7 @@ class VMIController(VMIBase):
                              on_power=lambda action: self.guest_power(ns, name, action, uid),
                              has_agent=has_guest_agent(image))
         ctx.guests.put(handle)
-        handle.boot()
+        ctx.behaviour.boot_new_guest(handle)
         paused = spec.get("startStrategy") == "Paused"
         rt = self.rt(uid)
         if paused:
