@@ -259,53 +259,34 @@ class KV:
 
         return until
 
-    def wait_vm(self, ns: str, name: str, pred: Callable[[Obj], bool], timeout: float = 10.0) -> Obj:
-        rv = self.rv("virtualmachines", ns)
-        current = self.vm(ns, name)
+    def _wait_named(self, plural: str, ns: str, name: str, pred: Callable[[Obj | None], bool],
+                    timeout: float) -> Obj | None:
+        """Read the object now; if ``pred`` does not hold yet, watch from the list's version until it does."""
+        rv = self.rv(plural, ns)
+        current = self.get(plural, ns, name)
         if pred(current):
             return current
-        box: list[Obj] = []
+        box: list[Obj | None] = []
 
         def until(o: Obj | None) -> bool:
-            if o is not None and pred(o):
+            if pred(o):
                 box.append(o)
                 return True
             return False
 
-        self.observe("virtualmachines", ns, name, rv, lambda o: None, until, timeout)
+        self.observe(plural, ns, name, rv, lambda o: None, until, timeout)
         return box[0]
+
+    def wait_vm(self, ns: str, name: str, pred: Callable[[Obj], bool], timeout: float = 10.0) -> Obj:
+        found = self._wait_named("virtualmachines", ns, name, lambda o: o is not None and pred(o), timeout)
+        assert found is not None
+        return found
 
     def wait_vmi(self, ns: str, name: str, pred: Callable[[Obj | None], bool], timeout: float = 10.0) -> Obj | None:
-        rv = self.rv("virtualmachineinstances", ns)
-        current = self.vmi(ns, name)
-        if pred(current):
-            return current
-        box: list[Obj | None] = []
-
-        def until(o: Obj | None) -> bool:
-            if pred(o):
-                box.append(o)
-                return True
-            return False
-
-        self.observe("virtualmachineinstances", ns, name, rv, lambda o: None, until, timeout)
-        return box[0]
+        return self._wait_named("virtualmachineinstances", ns, name, pred, timeout)
 
     def wait_vmim(self, ns: str, name: str, pred: Callable[[Obj | None], bool], timeout: float = 10.0) -> Obj | None:
-        rv = self.rv("virtualmachineinstancemigrations", ns)
-        current = self.get("virtualmachineinstancemigrations", ns, name)
-        if pred(current):
-            return current
-        box: list[Obj | None] = []
-
-        def until(o: Obj | None) -> bool:
-            if pred(o):
-                box.append(o)
-                return True
-            return False
-
-        self.observe("virtualmachineinstancemigrations", ns, name, rv, lambda o: None, until, timeout)
-        return box[0]
+        return self._wait_named("virtualmachineinstancemigrations", ns, name, pred, timeout)
 
     def wait_core(self, list_fn: Callable[..., Any], pred: Callable[[Obj], bool], *args: Any,
                   timeout: float = 10.0) -> Obj:
