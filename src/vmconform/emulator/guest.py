@@ -16,7 +16,7 @@ import shlex
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 CIRROS_BANNER = "login as 'cirros' user. default password: 'gocubsgo'. use 'sudo' for root."
 PROMPT_RE = re.compile(r"(\$ |\# )")
@@ -78,11 +78,8 @@ def _unquote(word: str) -> str:
     return parts[0] if parts else ""
 
 
-def split_redirect(line: str) -> tuple[str, str | None, bool]:
-    """Split ``cmd > FILE`` / ``cmd >> FILE`` into (cmd, FILE, append).
-
-    FILE is None when there is no unquoted ``>``, "" when it is missing.
-    """
+def _unquoted(line: str) -> Iterator[tuple[int, str]]:
+    """The characters of ``line`` outside single or double quotes, with their index (quotes excluded)."""
     quote = ""
     for i, ch in enumerate(line):
         if quote:
@@ -90,7 +87,17 @@ def split_redirect(line: str) -> tuple[str, str | None, bool]:
                 quote = ""
         elif ch in "'\"":
             quote = ch
-        elif ch == ">":
+        else:
+            yield i, ch
+
+
+def split_redirect(line: str) -> tuple[str, str | None, bool]:
+    """Split ``cmd > FILE`` / ``cmd >> FILE`` into (cmd, FILE, append).
+
+    FILE is None when there is no unquoted ``>``, "" when it is missing.
+    """
+    for i, ch in _unquoted(line):
+        if ch == ">":
             append = line[i + 1 : i + 2] == ">"
             target = line[i + 1 + int(append) :].strip()
             return line[:i], _unquote(target), append
@@ -99,14 +106,9 @@ def split_redirect(line: str) -> tuple[str, str | None, bool]:
 
 def split_commands(line: str) -> list[str]:
     """Split a command line at unquoted ``;``."""
-    parts, start, quote = [], 0, ""
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == ";":
+    parts, start = [], 0
+    for i, ch in _unquoted(line):
+        if ch == ";":
             parts.append(line[start:i])
             start = i + 1
     parts.append(line[start:])
