@@ -128,22 +128,10 @@ class Subprocess(Server):
 
 
 def serve(kubeconfig: str) -> int:
-    from vmconform.emulator import Emulator, Options
-    from vmconform.emulator import kubeconfig as kubeconfig_mod
+    from vmconform.cli.emulator_cmd import serve as serve_emulator
+    from vmconform.emulator import Options
 
-    async def main() -> None:
-        emu = Emulator(Options(), controllers=[])
-        await emu.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        kubeconfig_mod.write(kubeconfig, emu.kubeconfig())
-        print(f"ready at {emu.url}", flush=True)
-        await stop.wait()
-        await emu.stop()
-
-    asyncio.run(main())
+    asyncio.run(serve_emulator(Options(), Path(kubeconfig), controllers=[]))
     return 0
 
 

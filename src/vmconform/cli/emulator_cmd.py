@@ -26,8 +26,9 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-async def _serve(options: Options, path: Path) -> None:
-    emu = Emulator(options)
+async def serve(options: Options, path: Path, controllers: list[Any] | None = None) -> None:
+    """Run an emulated cluster until SIGINT/SIGTERM; one ready line once the kubeconfig is written."""
+    emu = Emulator(options, controllers)
     await emu.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             return USAGE
     options = Options(nodes=args.nodes, timing=args.timing, seed=args.seed, faults=tuple(args.fault), port=args.port)
     try:
-        asyncio.run(_serve(options, Path(args.write_kubeconfig)))
+        asyncio.run(serve(options, Path(args.write_kubeconfig)))
     except OSError as exc:
         print(f"vmconform: error: cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return USAGE
