@@ -23,14 +23,20 @@ def vm_spec(ctx: ScenarioContext, *extra: specs.Option) -> specs.Spec:
     )
 
 
-def wait_vm_status(ctx: ScenarioContext, status: str, timeout_key: str | None = None) -> float:
-    """Wait for the VM's printableStatus; returns the seconds it took."""
+def wait_vm_status(ctx: ScenarioContext, status: str, timeout_key: str | None = None,
+                   seconds: float | None = None) -> float:
+    """Wait for the VM's printableStatus; returns the seconds it took.
+
+    The bound is the table's timeout for the status (``timeout_key`` overrides which), or
+    ``seconds`` when a step names its own bound (scaled like the table by ``--timeout-scale``).
+    """
     vm = ctx.require_vm()
     key = timeout_key or STATUS_TIMEOUTS.get(status, "vm_start")
+    timeout = ctx.timeouts[key] if seconds is None else seconds * ctx.timeouts.scale
     started = time.monotonic()
     wait_for(ctx.cluster, VM, vm.namespace, vm.name,
              until=lambda o: printable_status(o) == status, describe=printable_status,
-             timeout=ctx.timeouts[key], what=f"VM {vm.name} reaches {status}",
+             timeout=timeout, what=f"VM {vm.name} reaches {status}",
              terminal=_terminal_vm(status))
     return time.monotonic() - started
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import secrets
 import time
 
-from pytest_bdd import given, then, when
-
 from vmconform import reporting
 from vmconform.console import ConsoleError, SerialConsole, login_for
 from vmconform.kube.kinds import VM
@@ -14,6 +12,7 @@ from vmconform.kube.waits import observe_unchanged
 from vmconform.ops import printable_status
 from vmconform.scenario import ScenarioContext
 from vmconform.status import PAUSED
+from vmconform.vocabulary import given, then, when
 
 MARKER_FILE = "/dev/shm/vmconform-marker"
 # KubeVirt's own check (test_id:3090) pauses 10 s and allows 4 s of rounding; this pause is shorter
@@ -56,12 +55,12 @@ def _uptime(ctx: ScenarioContext) -> tuple[float, float]:
     return guest, host
 
 
-@given("I am logged in to the VM's serial console")
+@given("I am logged in to the VM's serial console", ko="가상머신의 시리얼 콘솔에 로그인되어 있습니다")
 def logged_in(vmconform_scenario: ScenarioContext) -> None:
     _console(vmconform_scenario)
 
 
-@when("I write a marker into the guest's memory")
+@when("I write a marker into the guest's memory", ko="게스트 메모리에 표식을 기록합니다")
 def write_marker(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     marker = f"vmconform-{secrets.token_hex(6)}"
@@ -70,12 +69,12 @@ def write_marker(vmconform_scenario: ScenarioContext) -> None:
     ctx.values["boot_id"] = _run(ctx, "cat /proc/sys/kernel/random/boot_id").strip()
 
 
-@when("I note the guest's clock")
+@when("I note the guest's clock", ko="게스트의 시계를 기록합니다")
 def note_clock(vmconform_scenario: ScenarioContext) -> None:
     vmconform_scenario.values["clock_before"] = _uptime(vmconform_scenario)
 
 
-@then("the VM stays Paused for a few seconds")
+@then("the VM stays Paused for a few seconds", ko="가상머신이 몇 초 동안 Paused 상태를 유지합니다")
 def stays_paused(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -83,7 +82,7 @@ def stays_paused(vmconform_scenario: ScenarioContext) -> None:
                       describe=printable_status, seconds=PAUSE_SECONDS, what=f"VM {vm.name} stays Paused")
 
 
-@then("the guest still holds the marker")
+@then("the guest still holds the marker", ko="게스트에 표식이 그대로 남아 있습니다")
 def holds_marker(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     marker = ctx.values["marker"]
@@ -94,14 +93,14 @@ def holds_marker(vmconform_scenario: ScenarioContext) -> None:
     assert content == marker, f"the guest's memory lost the marker: {MARKER_FILE} holds {content!r}, not {marker!r}"
 
 
-@then("the guest did not reboot")
+@then("the guest did not reboot", ko="게스트가 재부팅되지 않았습니다")
 def did_not_reboot(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     now = _run(ctx, "cat /proc/sys/kernel/random/boot_id").strip()
     assert now == ctx.values["boot_id"], f"the guest rebooted: boot_id {ctx.values['boot_id']} → {now}"
 
 
-@then("the guest rebooted and lost the marker")
+@then("the guest rebooted and lost the marker", ko="게스트가 재부팅되어 표식이 사라졌습니다")
 def rebooted(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     now = _run(ctx, "cat /proc/sys/kernel/random/boot_id").strip()
@@ -113,7 +112,7 @@ def rebooted(vmconform_scenario: ScenarioContext) -> None:
     raise AssertionError(f"after a reboot the guest still holds the marker {content!r} in RAM")
 
 
-@then("the guest's clock stood still while it was paused")
+@then("the guest's clock stood still while it was paused", ko="일시 중지된 동안 게스트의 시계가 멈춰 있었습니다")
 def clock_stood_still(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     g1, h1 = ctx.values["clock_before"]
@@ -126,7 +125,7 @@ def clock_stood_still(vmconform_scenario: ScenarioContext) -> None:
         f"(lag {lag:.1f} s, expected at least {PAUSE_SECONDS - CLOCK_TOLERANCE:.1f} s)")
 
 
-@then("the guest runs on the new node")
+@then("the guest runs on the new node", ko="게스트는 새 노드에서 실행됩니다")
 def guest_on_new_node(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vmi = ctx.require_vm().vmi() or {}

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pytest_bdd import then, when
-
 from vmconform.kube.kinds import POD, VM, VMI, VMIM
 from vmconform.kube.waits import Recorder, SetRecorder, observe_unchanged, wait_for
 from vmconform.ops import condition, printable_status, uid, vmi_phase
 from vmconform.scenario import ScenarioContext
 from vmconform.status import (COND_LIVE_MIGRATABLE, LABEL_CREATED_BY, MIG_FAILED, MIG_SUCCEEDED, MIGRATING,
                               MSG_RWX_REQUIRED, POD_RUNNING, POD_SUCCEEDED, REASON_DISKS_NOT_LIVE_MIGRATABLE, RUNNING)
+from vmconform.vocabulary import then, when
 
 from ._support import snapshot
 
@@ -34,7 +33,7 @@ def _uses_claim(pod: dict[str, Any], claim: str) -> bool:
                for v in (pod.get("spec") or {}).get("volumes") or [])
 
 
-@when("I migrate the VM")
+@when("I migrate the VM", ko="가상머신을 마이그레이션합니다")
 def migrate(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -61,7 +60,7 @@ def _stop_recorders(ctx: ScenarioContext) -> None:
             ctx.values.setdefault("recorded", []).append(r.stop())
 
 
-@then("the migrate request is rejected")
+@then("the migrate request is rejected", ko="마이그레이션 요청이 거부됩니다")
 def migrate_rejected(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     _stop_recorders(ctx)
@@ -73,7 +72,7 @@ def migrate_rejected(vmconform_scenario: ScenarioContext) -> None:
         f"the migrate request was rejected, but not for its disks: {ans.describe()}")
 
 
-@then("the migration succeeds")
+@then("the migration succeeds", ko="마이그레이션이 성공합니다")
 def migration_succeeds(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -101,7 +100,8 @@ def migration_succeeds(vmconform_scenario: ScenarioContext) -> None:
         _stop_recorders(ctx)
 
 
-@then("the VM passed through Migrating and is Running again")
+@then("the VM passed through Migrating and is Running again",
+      ko="가상머신이 Migrating 상태를 거쳐 다시 Running 상태로 돌아갑니다")
 def passed_migrating(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm_tl = ctx.values["recorded"][0]
@@ -109,7 +109,7 @@ def passed_migrating(vmconform_scenario: ScenarioContext) -> None:
     assert vm_tl.states[-1] == RUNNING, f"after migration the VM is {vm_tl.states[-1]}, not Running"
 
 
-@then("the VMI runs on another node than before")
+@then("the VMI runs on another node than before", ko="VMI는 이전과 다른 노드에서 실행됩니다")
 def other_node(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vmi = ctx.require_vm().vmi()
@@ -120,7 +120,8 @@ def other_node(vmconform_scenario: ScenarioContext) -> None:
     assert label == node, f"the VMI's kubevirt.io/nodeName label is {label}, its status.nodeName {node}"
 
 
-@then("the VMI's migration state is completed, not failed, from the old node to the new node")
+@then("the VMI's migration state is completed, not failed, from the old node to the new node",
+      ko="VMI의 마이그레이션 상태는 실패 없이 완료이고 이전 노드에서 새 노드로 기록됩니다")
 def migration_state(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vmi = ctx.require_vm().vmi() or {}
@@ -136,7 +137,7 @@ def migration_state(vmconform_scenario: ScenarioContext) -> None:
         assert ms.get(key), f"migrationState.{key} is missing"
 
 
-@then("the VMI is the same instance, not restarted")
+@then("the VMI is the same instance, not restarted", ko="VMI는 재시작되지 않은 같은 인스턴스입니다")
 def same_instance(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     before = ctx.snapshots["before"]
@@ -146,7 +147,8 @@ def same_instance(vmconform_scenario: ScenarioContext) -> None:
         f"not live-migrated")
 
 
-@then("the target launcher pod is Running on the new node and the source pod is Completed")
+@then("the target launcher pod is Running on the new node and the source pod is Completed",
+      ko="대상 launcher 파드는 새 노드에서 Running이고 소스 파드는 Completed입니다")
 def pods_after_migration(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -161,7 +163,8 @@ def pods_after_migration(vmconform_scenario: ScenarioContext) -> None:
         f"the source launcher pod on {source} is not Completed: {desc}")
 
 
-@then("the VMI is not live-migratable because its disks are not shared")
+@then("the VMI is not live-migratable because its disks are not shared",
+      ko="디스크가 공유되지 않으므로 VMI는 라이브 마이그레이션할 수 없습니다")
 def not_migratable(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vmi = ctx.require_vm().vmi()
@@ -174,7 +177,7 @@ def not_migratable(vmconform_scenario: ScenarioContext) -> None:
     assert MSG_RWX_REQUIRED in (cond.get("message") or ""), f"LiveMigratable message: {cond.get('message')}"
 
 
-@then("the VMI is live-migratable")
+@then("the VMI is live-migratable", ko="VMI는 라이브 마이그레이션할 수 있습니다")
 def migratable(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -184,7 +187,7 @@ def migratable(vmconform_scenario: ScenarioContext) -> None:
              timeout=ctx.timeouts["vm_start"], what=f"VMI {vm.name} is live-migratable")
 
 
-@then("the VM stays Running on the same node")
+@then("the VM stays Running on the same node", ko="가상머신이 같은 노드에서 Running 상태를 유지합니다")
 def stays_on_node(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -196,7 +199,8 @@ def stays_on_node(vmconform_scenario: ScenarioContext) -> None:
     assert printable_status(vm.get()) == RUNNING
 
 
-@then("during the migration the source and target launcher pods used the volume at the same time")
+@then("during the migration the source and target launcher pods used the volume at the same time",
+      ko="마이그레이션 중에 소스와 대상 launcher 파드가 볼륨을 동시에 사용했습니다")
 def both_pods_used_volume(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     pods_tl = ctx.values["recorded"][1]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pytest_bdd import given, then, when
-
 from vmconform import specs
 from vmconform.kube.kinds import POD, PVC
 from vmconform.kube.waits import wait_for
 from vmconform.scenario import ScenarioContext
 from vmconform.status import RUNNING, STOPPED
+from vmconform.vocabulary import given, then, when
 
 from ._support import vm_spec, wait_vm_status
 
@@ -32,7 +31,7 @@ def _wait_bound(ctx: ScenarioContext, claim: str) -> None:
              timeout=ctx.timeouts["pvc_bound"], what=f"claim {claim} Bound")
 
 
-@given("a running VM with a ReadWriteOnce data volume")
+@given("a running VM with a ReadWriteOnce data volume", ko="ReadWriteOnce 데이터 볼륨을 가진 실행 중인 가상머신이 있습니다")
 def running_vm_rwo(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     claim = _new_claim(ctx, "ReadWriteOnce")
@@ -44,7 +43,7 @@ def running_vm_rwo(vmconform_scenario: ScenarioContext) -> None:
     ctx.values["migration_source"] = ((vm.vmi() or {}).get("status") or {}).get("nodeName")
 
 
-@given("a stopped VM with a ReadWriteMany data volume")
+@given("a stopped VM with a ReadWriteMany data volume", ko="ReadWriteMany 데이터 볼륨을 가진 중지된 가상머신이 있습니다")
 def stopped_vm_rwx(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     claim = _new_claim(ctx, "ReadWriteMany")
@@ -53,7 +52,8 @@ def stopped_vm_rwx(vmconform_scenario: ScenarioContext) -> None:
     wait_vm_status(ctx, STOPPED)
 
 
-@when("I stop the VM and move its data volume to ReadWriteMany storage")
+@when("I stop the VM and move its data volume to ReadWriteMany storage",
+      ko="가상머신을 중지하고 데이터 볼륨을 ReadWriteMany 스토리지로 옮깁니다")
 def move_to_rwx(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -81,7 +81,7 @@ def _pods_using(ctx: ScenarioContext, claim: str) -> list[dict]:  # type: ignore
                     for v in (p.get("spec") or {}).get("volumes") or [])]
 
 
-@then("no pod uses the VM's volume")
+@then("no pod uses the VM's volume", ko="가상머신의 볼륨을 사용하는 파드가 없습니다")
 def no_pod_uses(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     claim = ctx.values["claim"]
@@ -89,7 +89,7 @@ def no_pod_uses(vmconform_scenario: ScenarioContext) -> None:
     assert not users, f"the stopped VM's volume {claim} is still mounted by: {', '.join(users)}"
 
 
-@then("only the VM's launcher pod uses the volume")
+@then("only the VM's launcher pod uses the volume", ko="가상머신의 launcher 파드만 볼륨을 사용합니다")
 def only_launcher(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     claim = ctx.values["claim"]

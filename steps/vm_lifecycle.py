@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from pytest_bdd import given, parsers, then, when
-
 from vmconform.scenario import ScenarioContext
 from vmconform.status import HALTED, PAUSED, RUNNING, STOPPED
+from vmconform.vocabulary import given, then, when
 
+from ._params import AMOUNT, CODE, MESSAGE, REQUEST, STATUS, UNIT, VERB
 from ._support import snapshot, vm_spec, wait_vm_status
 
 
@@ -19,7 +19,7 @@ def _accepted_then(ctx: ScenarioContext, verb: str, state: str, status: str) -> 
     wait_vm_status(ctx, status)
 
 
-@given("a running VM")
+@given("a running VM", ko="실행 중인 가상머신이 있습니다")
 def running_vm(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     ctx.create_vm(vm_spec(ctx))
@@ -27,17 +27,17 @@ def running_vm(vmconform_scenario: ScenarioContext) -> None:
     _accepted_then(ctx, "start", "new, stopped", RUNNING)
 
 
-@given("the VM is stopped")
+@given("the VM is stopped", ko="가상머신이 중지되어 있습니다")
 def vm_is_stopped(vmconform_scenario: ScenarioContext) -> None:
     _accepted_then(vmconform_scenario, "stop", "running", STOPPED)
 
 
-@given("the VM is paused")
+@given("the VM is paused", ko="가상머신이 일시 중지되어 있습니다")
 def vm_is_paused(vmconform_scenario: ScenarioContext) -> None:
     _accepted_then(vmconform_scenario, "pause", "running", PAUSED)
 
 
-@given("I note the VM's VMI, node and launcher pod")
+@given("I note the VM's VMI, node and launcher pod", ko="가상머신의 VMI, 노드, launcher 파드를 기록합니다")
 def note_vm(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     snap = snapshot(ctx.require_vm())
@@ -48,7 +48,7 @@ def note_vm(vmconform_scenario: ScenarioContext) -> None:
 VERBS = ("stop", "start", "restart", "pause", "unpause")
 
 
-@when(parsers.re(r"I (?P<verb>stop|start|restart|pause|unpause) the VM"))
+@when("I {verb} the VM", ko="가상머신을 {verb}합니다", params=[VERB])
 def do_verb(vmconform_scenario: ScenarioContext, verb: str) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -57,14 +57,15 @@ def do_verb(vmconform_scenario: ScenarioContext, verb: str) -> None:
     ctx.answers[verb] = ctx.answer
 
 
-@then(parsers.re(r"the (?P<verb>stop|start|restart|pause|unpause|migrate request) is accepted"))
+@then("the {verb} is accepted", ko="{verb} 요청이 수락됩니다", params=[REQUEST])
 def verb_accepted(vmconform_scenario: ScenarioContext, verb: str) -> None:
     ans = vmconform_scenario.answer
     assert ans is not None, "no request was made"
     assert ans.ok, f"{verb.split()[0]} was rejected: {ans.describe()}"
 
 
-@then(parsers.re(r'the (?P<verb>stop|start|restart|pause|unpause) is rejected with (?P<code>\d+) "(?P<text>[^"]+)"'))
+@then('the {verb} is rejected with {code} "{text}"', ko='{verb} 요청이 {code} "{text}" 오류로 거부됩니다',
+      params=[VERB, CODE, MESSAGE], example={"verb": "start"})
 def verb_rejected(vmconform_scenario: ScenarioContext, verb: str, code: str, text: str) -> None:
     ans = vmconform_scenario.answer
     assert ans is not None, "no request was made"
@@ -83,17 +84,28 @@ def _state_phrase(ctx: ScenarioContext) -> str:
     return str(((vm or {}).get("status") or {}).get("printableStatus", "")).lower() or "stopped"
 
 
-@then(parsers.parse("the VM reaches {status}"))
+@then("the VM reaches {status}", ko="가상머신이 {status} 상태가 됩니다", params=[STATUS])
 def vm_reaches(vmconform_scenario: ScenarioContext, status: str) -> None:
-    ctx = vmconform_scenario
+    _reach(vmconform_scenario, status)
+
+
+@then("within {amount} {unit} the VM is {status}", ko="{amount}{unit} 안에 가상머신이 {status} 상태가 됩니다",
+      params=[AMOUNT, UNIT, STATUS], example={"status": "Stopped"})
+def vm_reaches_within(vmconform_scenario: ScenarioContext, amount: int, unit: str, status: str) -> None:
+    """The lab's own bound ("wait until it is Stopped") instead of the timeout table's."""
+    _reach(vmconform_scenario, status, seconds=amount * (60 if unit.startswith("minute") else 1))
+
+
+def _reach(ctx: ScenarioContext, status: str, seconds: float | None = None) -> None:
+    """Wait for the status; record how long the last verb took to get there."""
     started = ctx.values.pop("verb_started", None)
-    wait_vm_status(ctx, status)
+    wait_vm_status(ctx, status, seconds=seconds)
     if started is not None:
         verb, at = started
         ctx.transition(verb, time.monotonic() - at)
 
 
-@then("the VM's run strategy is Halted")
+@then("the VM's run strategy is Halted", ko="가상머신의 실행 전략(runStrategy)이 Halted입니다")
 def run_strategy_halted(vmconform_scenario: ScenarioContext) -> None:
     vm = vmconform_scenario.require_vm().get() or {}
     strategy = (vm.get("spec") or {}).get("runStrategy")

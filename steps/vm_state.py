@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pytest_bdd import then
-
 from vmconform.kube.kinds import VM
 from vmconform.kube.waits import observe_unchanged, wait_for
 from vmconform.ops import condition, is_ready, printable_status, uid, vmi_phase
 from vmconform.scenario import ScenarioContext
 from vmconform.status import COND_PAUSED, PHASE_RUNNING, REASON_PAUSED_BY_USER, RUNNING, STOPPED
+from vmconform.vocabulary import then
 
 from ._support import snapshot, wait_vm_status
 
 
-@then("the VM has no VMI and no launcher pod")
+@then("the VM has no VMI and no launcher pod", ko="가상머신에 VMI도 launcher 파드도 없습니다")
 def no_vmi_no_pod(vmconform_scenario: ScenarioContext) -> None:
     vm = vmconform_scenario.require_vm()
     vmi = vm.vmi()
@@ -22,7 +21,7 @@ def no_vmi_no_pod(vmconform_scenario: ScenarioContext) -> None:
     assert not pods, f"the stopped VM still has launcher pods: {', '.join(pods)}"
 
 
-@then("the VM is not Ready")
+@then("the VM is not Ready", ko="가상머신의 Ready 조건이 True가 아닙니다")
 def vm_not_ready(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -32,7 +31,7 @@ def vm_not_ready(vmconform_scenario: ScenarioContext) -> None:
     assert not (obj or {}).get("status", {}).get("ready"), "the VM's status.ready is still true"
 
 
-@then("the VM becomes Ready")
+@then("the VM becomes Ready", ko="가상머신의 Ready 조건이 True가 됩니다")
 def vm_becomes_ready(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -41,7 +40,7 @@ def vm_becomes_ready(vmconform_scenario: ScenarioContext) -> None:
              timeout=ctx.timeouts["pause"], what=f"VM {vm.name} becomes Ready")
 
 
-@then("the VM stays Stopped with no VMI")
+@then("the VM stays Stopped with no VMI", ko="가상머신이 VMI 없이 Stopped 상태를 유지합니다")
 def stays_stopped(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -66,7 +65,8 @@ def _compare(ctx: ScenarioContext, now_status: str) -> None:
     assert now.vm_status == now_status, f"the VM is {now.vm_status}, expected {now_status}"
 
 
-@then("the VM stays Running on the same VMI, node and launcher pod")
+@then("the VM stays Running on the same VMI, node and launcher pod",
+      ko="가상머신이 같은 VMI, 노드, launcher 파드에서 Running 상태를 유지합니다")
 def stays_running_same(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
@@ -76,13 +76,14 @@ def stays_running_same(vmconform_scenario: ScenarioContext) -> None:
     _compare(ctx, RUNNING)
 
 
-@then("the VM is on the same VMI, node and launcher pod")
+@then("the VM is on the same VMI, node and launcher pod", ko="가상머신이 같은 VMI, 노드, launcher 파드에 있습니다")
 def same_vmi_pod(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     _compare(ctx, printable_status(ctx.require_vm().get()))
 
 
-@then("the VMI is still Running with Paused=True because PausedByUser")
+@then("the VMI is still Running with Paused=True because PausedByUser",
+      ko="VMI는 여전히 Running이고 PausedByUser 사유로 Paused=True입니다")
 def vmi_paused_condition(vmconform_scenario: ScenarioContext) -> None:
     vmi = vmconform_scenario.require_vm().vmi()
     assert vmi is not None, "the paused VM has no VMI"
@@ -95,7 +96,8 @@ def vmi_paused_condition(vmconform_scenario: ScenarioContext) -> None:
     assert not is_ready(vmi), "a paused VMI is still Ready"
 
 
-@then("the launcher pod is still Running, not restarted, with the same memory request")
+@then("the launcher pod is still Running, not restarted, with the same memory request",
+      ko="launcher 파드는 재시작 없이 여전히 Running이고 메모리는 할당된 상태로 유지됩니다")
 def pod_kept(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     before = ctx.snapshots["before"]
@@ -109,14 +111,14 @@ def pod_kept(vmconform_scenario: ScenarioContext) -> None:
         assert restarts == 0, f"the launcher pod {pod['metadata']['name']} restarted {restarts} time(s)"
 
 
-@then("the VMI has no Paused condition")
+@then("the VMI has no Paused condition", ko="VMI에 Paused 조건이 없습니다")
 def no_paused_condition(vmconform_scenario: ScenarioContext) -> None:
     vmi = vmconform_scenario.require_vm().vmi()
     cond = condition(vmi, COND_PAUSED)
     assert cond is None or cond.get("status") != "True", f"the VMI still has Paused={cond.get('status')} after unpause"
 
 
-@then("the VM gets a new VMI with the same name")
+@then("the VM gets a new VMI with the same name", ko="가상머신에 같은 이름의 새 VMI가 생깁니다")
 def new_vmi(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     before = ctx.snapshots["before"]
@@ -131,7 +133,7 @@ def new_vmi(vmconform_scenario: ScenarioContext) -> None:
              timeout=ctx.timeouts["vm_restart"], what=f"VM {vm.name} restarts into a new VMI")
 
 
-@then("the new VMI runs in a new launcher pod")
+@then("the new VMI runs in a new launcher pod", ko="새 VMI는 새 launcher 파드에서 실행됩니다")
 def new_pod(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     before = ctx.snapshots["before"]

@@ -12,7 +12,7 @@ import pytest
 from . import __version__, allure_env, verdict
 from .backends import EmulatorSettings, RunningEmulator
 from .kube.client import Cluster
-from .labels import new_run_id, run_labels, slug
+from .labels import new_run_id, run_labels, text_id
 from .preflight import Uncheckable, check, probe_rwx
 from .session import Settings, SuiteSession, started_at
 from .timeouts import Timeouts
@@ -44,7 +44,9 @@ def behaviour_meta(item: pytest.Item) -> dict[str, Any] | None:
     tags = sorted(set(sc.tags) | set(sc.feature.tags))
     section = next((t[len("lab-"):] for t in tags if t.startswith("lab-") and t[4:5].isdigit()), "")
     steps = [t[len("step-"):] for t in tags if t.startswith("step-")]
-    return {"id": slug(sc.name, 80), "title": sc.name, "lab_section": section, "lab_steps": steps,
+    lang = sc.feature.language or "en"
+    ident = text_id(sc.name) if lang == "en" else f"{lang}/{text_id(sc.name)}"
+    return {"id": ident, "title": sc.name, "lab_section": section, "lab_steps": steps, "language": lang,
             "tags": tags, "feature": sc.feature.name, "nodeid": item.nodeid}
 
 
@@ -207,7 +209,7 @@ class SuiteController:
             b = verdict.Behaviour(id=meta["id"], lab_section=meta["lab_section"], title=meta["title"],
                                   status=status, reason=reason, lab_steps=meta["lab_steps"], tags=meta["tags"],
                                   duration_seconds=round(report.duration, 3), transitions=transitions,
-                                  nodeid=meta["nodeid"])
+                                  nodeid=meta["nodeid"], language=meta.get("language", "en"))
             self.behaviours[meta["id"]] = verdict.merge(self.behaviours.get(meta["id"]), b)
 
     # ------------------------------------------------------------ scenario hooks
@@ -221,7 +223,7 @@ class SuiteController:
         from .reporting import label_scenario
 
         section = next((t[4:] for t in scenario.tags | feature.tags if t.startswith("lab-")), "")
-        label_scenario(verdict.SECTION_TITLES.get(section, feature.name), scenario.name)
+        label_scenario(verdict.section_title(section, feature.language) or feature.name, scenario.name)
 
     def pytest_bdd_step_error(self, request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,
                               step_func: Any, step_func_args: Any, exception: BaseException) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -26,5 +27,14 @@ def run_selector(run_id: str | None = None) -> str:
 
 
 def slug(text: str, limit: int = 30) -> str:
+    """An ASCII name part (namespaces, label values); text without ASCII letters gets a stable short hash."""
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    if len(s) < 3 and text.strip():
+        s = (s + "-" if s else "s-") + hashlib.sha1(text.encode()).hexdigest()[:8]
+    return s[:limit].rstrip("-") or "x"
+
+
+def text_id(text: str, limit: int = 80) -> str:
+    """A readable id in any script (summary entries, evidence files): words joined by '-'."""
+    s = re.sub(r"[\W_]+", "-", text.lower()).strip("-")
     return s[:limit].rstrip("-") or "x"

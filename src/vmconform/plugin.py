@@ -14,6 +14,7 @@ import pytest
 
 from . import verdict
 from .backends import BACKENDS
+from .features import LANGS, Choice, SelectionError, choose, select
 from .session import KEEP_CHOICES, Settings
 from .timeouts import parse_scale
 
@@ -40,6 +41,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="storage classes of the emulated cluster: rwx,rwo (default) or rwo")
     g.addoption("--emulator-fault", action="append", default=[], metavar="NAME",
                 help="play a fault profile on the emulated cluster (repeatable)")
+    g.addoption("--lang", default=None, choices=LANGS,
+                help="which of the lab's feature files run: en (default), ko or all; with --features: all by default")
+    g.addoption("--features", dest="vmconform_features", default=None, metavar="PATH",
+                help="run these feature files (a file or a folder) with the suite's steps instead of the lab's")
     g.addoption("--guest-user", default=None, help="serial-console user (default: the demo image's)")
     g.addoption("--guest-password", default=None, help="serial-console password (default: the demo image's)")
     g.addoption("--kind-keep", action="store_true", default=False,
@@ -85,6 +90,14 @@ def settings_from(config: pytest.Config) -> Settings:
             raise OptionError(f"--{name.replace('_', '-')} must be an integer, not {value!r}")
     if int(config.getoption("emulator_nodes")) < 0:
         raise OptionError("--emulator-nodes must be 0 or more")
+    source = config.getoption("vmconform_features")
+    choice = Choice(Path(source).resolve() if source else None, config.getoption("lang"))
+    try:
+        select(config.rootpath / "features", choice.source, choice.lang)
+    except SelectionError as exc:
+        if source or choice.lang:  # the checkout's own features are only required when asked for
+            raise OptionError(str(exc)) from None
+    choose(choice)
     return Settings(
         backend=backend, kubeconfig=kubeconfig, context=config.getoption("context"),
         rwx_class=config.getoption("rwx_storage_class"), rwo_class=config.getoption("rwo_storage_class"),

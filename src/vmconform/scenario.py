@@ -13,7 +13,7 @@ from . import evidence, reporting
 from .kube.client import Answer, ApiCallFailed, ClusterUnreachable, Obj
 from .kube.kinds import PVC, VM
 from .kube.waits import Timeline, WaitFailed, timeline_listeners
-from .labels import slug
+from .labels import text_id
 from .ops import VirtualMachine
 from .session import SuiteSession
 from .specs import Spec
@@ -104,7 +104,7 @@ class ScenarioContext:
             docs = evidence.collect(self.cluster, self.namespace, self.timelines)
         except Exception as exc:  # noqa: BLE001 - evidence must not hide the failure
             docs = {"error.txt": f"evidence collection failed: {exc}\n"}
-        target = evidence.write(Path(self.session.settings.report_dir), slug(scenario_name, 80), docs)
+        target = evidence.write(Path(self.session.settings.report_dir), text_id(scenario_name), docs)
         for name, text in docs.items():
             reporting.attach_text(f"evidence: {name}", text, "yaml" if name.endswith(".yaml") else "text")
         self.values["evidence_dir"] = str(target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,6 +21,13 @@ EMULATED_NOTICE = ("This run used the embedded EMULATED cluster: it checks the s
                    "instructions, it is not a certification of any real cluster.")
 
 SECTION_TITLES = {"2.1": "2.1 VM control", "2.2": "2.2 Live migration"}
+# the lab's own headings (vm_management.ko.md)
+SECTION_TITLES_KO = {"2.1": "2.1 가상머신 제어", "2.2": "2.2 가상머신 라이브 마이그레이션"}
+
+
+def section_title(section: str, language: str = "en") -> str:
+    titles = SECTION_TITLES_KO if language == "ko" else SECTION_TITLES
+    return titles.get(section, "")
 
 
 @dataclass
@@ -34,6 +42,7 @@ class Behaviour:
     duration_seconds: float = 0.0
     transitions: dict[str, float] = field(default_factory=dict)
     nodeid: str = ""
+    language: str = "en"
 
 
 def overall(behaviours: Iterable[Behaviour]) -> str:
@@ -125,12 +134,21 @@ def write(report_dir: Path, summary: dict[str, Any]) -> tuple[Path, Path]:
     return j, m
 
 
+def display_width(text: str) -> int:
+    """Terminal columns of ``text``: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
 def terminal_table(summary: dict[str, Any]) -> list[str]:
     rows = [(f"{_step_ref(b)}", b["title"], b["status"]) for b in summary["behaviours"]]
-    w0 = max([len(r[0]) for r in rows] + [3])
-    w1 = max([len(r[1]) for r in rows] + [9])
-    out = [f"{'lab':<{w0}}  {'behaviour':<{w1}}  verdict"]
-    out += [f"{a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows]
+    w0 = max([display_width(r[0]) for r in rows] + [3])
+    w1 = max([display_width(r[1]) for r in rows] + [9])
+    out = [f"{_pad('lab', w0)}  {_pad('behaviour', w1)}  verdict"]
+    out += [f"{_pad(a, w0)}  {_pad(b, w1)}  {c}" for a, b, c in rows]
     tail = f"overall: {summary['verdict']}"
     if summary.get("emulated"):
         tail += " (emulated cluster — not a certification)"

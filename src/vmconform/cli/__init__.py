@@ -1,4 +1,4 @@
-"""The ``vmconform`` command: run, emulator, cleanup, report."""
+"""The ``vmconform`` command: run, emulator, cleanup, report, steps."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         run_cmd = None  # type: ignore[assignment]
     if run_cmd is not None:
         run_cmd.add_parsers(sub)
+        from . import steps_cmd
+
+        steps_cmd.add_parser(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import verdict
 from ..backends import BACKENDS
+from ..features import LANGS, SelectionError, select
 from ..session import KEEP_CHOICES, Settings
 from ..timeouts import parse_scale
 from . import exitcodes
@@ -59,7 +60,11 @@ def add_parsers(sub: Any) -> None:
                    help="KubeVirt useEmulation on kind: auto (when no /dev/kvm), on, off")
     p.add_argument("-n", "--parallel", default=None, metavar="N", help="run scenarios in N processes (pytest-xdist)")
     p.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only scenarios matching EXPR")
-    p.add_argument("--features", default=None, help="feature directory (default: the checkout's features/)")
+    p.add_argument("--lang", default=None, choices=LANGS,
+                   help="the lab's feature files in English (en, default), Korean (ko) or both (all); "
+                        "with --features: which of those files (default all)")
+    p.add_argument("--features", default=None, metavar="PATH",
+                   help="run your own feature files (a .feature file or a folder) with the suite's steps")
     p.add_argument("--no-html", action="store_true", help="do not build the Allure HTML report")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     p.set_defaults(func=run)
@@ -127,9 +132,24 @@ def _preflight(args: argparse.Namespace) -> str | None:
     return None
 
 
+def check_features(args: argparse.Namespace, root: Path) -> list[str]:
+    """The selected feature files against the step vocabulary: one line per problem, none when all is known."""
+    from ..stepcheck import check, loaded_steps
+
+    try:
+        selection = select(root / "features", Path(args.features) if args.features else None, args.lang)
+    except SelectionError as exc:
+        return [str(exc)]
+    try:
+        with loaded_steps(root) as defs:
+            problems = check(selection.files, defs)
+    except Exception as exc:  # noqa: BLE001 - a feature file pytest-bdd cannot parse
+        return [f"cannot read the feature files: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"]
+    return [p.message() for p in problems]
+
+
 def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[str]:
-    features = Path(args.features) if args.features else root / "features"
-    argv = [str(features), "-p", "no:cacheprovider", "-q", "-rs",
+    argv = [str(root / "features"), "-p", "no:cacheprovider", "-q", "-rs",
             # this process imported vmconform before pytest started: its asserts need no rewriting
             "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
             f"--alluredir={report_dir / 'allure-results'}", f"--junitxml={report_dir / 'junit.xml'}",
@@ -145,6 +165,10 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
                         ("--kind-bin", args.kind_bin), ("--kubevirt-version", args.kubevirt_version)):
         if value is not None:
             argv.append(f"{flag}={value}")
+    if args.features:
+        argv.append(f"--features={Path(args.features).resolve()}")
+    if args.lang:
+        argv.append(f"--lang={args.lang}")
     if args.kind_keep:
         argv.append("--kind-keep")
     if args.cluster == "kind":
@@ -162,6 +186,12 @@ def run(args: argparse.Namespace) -> int:
     problem = validate(args)
     if problem:
         return _fail(problem, exitcodes.USAGE)
+    root = project_root()
+    problems = check_features(args, root)
+    if problems:
+        for line in problems:
+            print(f"vmconform: {line}", file=sys.stderr)
+        return exitcodes.USAGE
     if args.kubeconfig:
         problem = _preflight(args)
         if problem:
@@ -172,7 +202,6 @@ def run(args: argparse.Namespace) -> int:
         problem = precheck(args.kind_bin)
         if problem:
             return _fail(problem, exitcodes.PREREQUISITE_MISSING)
-    root = project_root()
     report_dir = Path(args.report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
     summary_file = report_dir / "summary.json"

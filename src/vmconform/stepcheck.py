@@ -1,0 +1,113 @@
+"""Checking feature files against the step vocabulary before anything runs, with suggestions.
+
+A misspelt step would otherwise surface as pytest-bdd's "Step definition is not found" in the
+middle of a run, after a VM was already created.  :func:`check` parses the files with
+pytest-bdd's own parser and reports every step no definition matches, with the closest known
+phrasings (in the file's language first).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from . import vocabulary
+from .vocabulary import KEYWORDS, StepDef
+
+# the modules that define the suite's steps (the checkout's conftest.py loads the same list)
+STEP_MODULES = ("steps.vm_lifecycle", "steps.vm_state", "steps.migration", "steps.storage", "steps.guest")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path
+    line: int
+    keyword: str
+    text: str
+    suggestions: tuple[str, ...]
+
+    def message(self, root: Path | None = None) -> str:
+        where = _short(self.file, root)
+        head = f"{where}:{self.line}: unknown step: {self.keyword.strip()} {self.text}"
+        if not self.suggestions:
+            return head + " (`vmconform steps` lists every step)"
+        options = " or ".join(f'"{s}"' for s in self.suggestions)
+        return f"{head} — did you mean {options}?"
+
+
+def _short(path: Path, root: Path | None) -> str:
+    try:
+        return str(path.relative_to(root or Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@contextmanager
+def loaded_steps(root: Path) -> Iterator[list[StepDef]]:
+    """Import the step modules of the checkout at ``root`` for a look at the vocabulary, then forget them.
+
+    Forgetting them matters when pytest runs later in the same process: it imports them again
+    itself, so that their asserts get rewritten and their step fixtures registered.
+    """
+    before = set(sys.modules)
+    sys.path.insert(0, str(root))
+    saved = list(vocabulary.REGISTRY)
+    vocabulary.REGISTRY.clear()
+    try:
+        for name in STEP_MODULES:
+            importlib.import_module(name)
+        yield list(vocabulary.REGISTRY)
+    finally:
+        vocabulary.REGISTRY[:] = saved
+        sys.path.remove(str(root))
+        for name in set(sys.modules) - before:
+            if name == "steps" or name.startswith("steps."):
+                del sys.modules[name]
+
+
+def suggest(kind: str, text: str, lang: str, defs: Sequence[StepDef], limit: int = 2) -> tuple[str, ...]:
+    """The closest known steps to ``text``, as example lines (with their keyword), best first."""
+    langs = [lang] + [other for other in vocabulary.LANGUAGES if other != lang] if lang in KEYWORDS else ["en"]
+    scored: list[tuple[float, int, str]] = []
+    for d in defs:
+        for order, lg in enumerate(langs):
+            ratio, line = max((difflib.SequenceMatcher(None, text.lower(), v.lower()).ratio(), v)
+                              for v in d.variants(lg))
+            # a step of the right type and language is preferred at equal likeness
+            bonus = (0.05 if d.kind == kind else 0.0) - 0.1 * order
+            scored.append((ratio + bonus, -order, f"{d.keyword(lg)} {line}"))
+    scored.sort(reverse=True)
+    best: list[str] = []
+    for score, _, line in scored:
+        if score < 0.5 or line in best:
+            continue
+        best.append(line)
+        if len(best) == limit:
+            break
+    return tuple(best)
+
+
+def check(files: Sequence[Path], defs: Sequence[StepDef]) -> list[Problem]:
+    """Every step in ``files`` that no definition in ``defs`` matches (outlines checked per example row)."""
+    from pytest_bdd.parser import FeatureParser
+
+    problems: list[Problem] = []
+    for path in files:
+        feature = FeatureParser(str(path.parent), path.name).parse()
+        seen: set[tuple[int, str]] = set()
+        for template in feature.scenarios.values():
+            contexts = [ctx for ex in template.examples for ctx in ex.as_contexts()] or [{}]
+            for context in contexts:
+                for step in template.render(context).steps:
+                    if (step.line_number, step.name) in seen:
+                        continue
+                    seen.add((step.line_number, step.name))
+                    if not any(d.kind == step.type and d.matches(step.name) for d in defs):
+                        problems.append(Problem(path, step.line_number, step.keyword, step.name,
+                                                suggest(step.type, step.name, feature.language, defs)))
+    return sorted(problems, key=lambda p: (str(p.file), p.line))
