@@ -15,7 +15,9 @@ from .kube.client import Cluster
 from .labels import new_run_id, run_labels, text_id
 from .preflight import Uncheckable, check, probe_rwx
 from .session import Settings, SuiteSession, started_at
+from .stepcheck import check_scenario
 from .timeouts import Timeouts
+from .vocabulary import REGISTRY
 
 EXIT_UNCHECKABLE = 3
 PROP_BEHAVIOUR = "vmconform.behaviour"
@@ -160,6 +162,9 @@ class SuiteController:
         meta = behaviour_meta(item)
         if meta is None:
             return
+        unknown = check_scenario(scenario_of(item), REGISTRY)
+        if unknown:  # before anything is created for the scenario
+            pytest.fail("\n".join(p.message() for p in unknown), pytrace=False)
         session = self.session()
         for tag in ["vm", *meta["tags"]]:
             cap = NEEDS.get(tag, "vm" if tag == "vm" else None)

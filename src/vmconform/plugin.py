@@ -97,6 +97,10 @@ def settings_from(config: pytest.Config) -> Settings:
     except SelectionError as exc:
         if source or choice.lang:  # the checkout's own features are only required when asked for
             raise OptionError(str(exc)) from None
+    if choice.source is not None and not choice.source.is_relative_to(config.rootpath):
+        # Allure and pytest-bdd name feature files by their path under the rootdir
+        raise OptionError(f"--features {source} is outside pytest's rootdir {config.rootpath}: "
+                          f"add --rootdir with a folder that holds both (vmconform run does this itself)")
     choose(choice)
     return Settings(
         backend=backend, kubeconfig=kubeconfig, context=config.getoption("context"),

@@ -14,7 +14,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from . import vocabulary
 from .vocabulary import KEYWORDS, StepDef
@@ -30,9 +30,12 @@ class Problem:
     keyword: str
     text: str
     suggestions: tuple[str, ...]
+    note: str = ""  # set for a problem that is not an unknown step
 
     def message(self, root: Path | None = None) -> str:
         where = _short(self.file, root)
+        if self.note:
+            return f"{where}:{self.line}: {self.note}"
         head = f"{where}:{self.line}: unknown step: {self.keyword.strip()} {self.text}"
         if not self.suggestions:
             return head + " (`vmconform steps` lists every step)"
@@ -54,6 +57,9 @@ def loaded_steps(root: Path) -> Iterator[list[StepDef]]:
     Forgetting them matters when pytest runs later in the same process: it imports them again
     itself, so that their asserts get rewritten and their step fixtures registered.
     """
+    if all(name in sys.modules for name in STEP_MODULES):  # inside pytest, which loaded them already
+        yield list(vocabulary.REGISTRY)
+        return
     before = set(sys.modules)
     sys.path.insert(0, str(root))
     saved = list(vocabulary.REGISTRY)
@@ -99,15 +105,36 @@ def check(files: Sequence[Path], defs: Sequence[StepDef]) -> list[Problem]:
     problems: list[Problem] = []
     for path in files:
         feature = FeatureParser(str(path.parent), path.name).parse()
-        seen: set[tuple[int, str]] = set()
         for template in feature.scenarios.values():
-            contexts = [ctx for ex in template.examples for ctx in ex.as_contexts()] or [{}]
-            for context in contexts:
-                for step in template.render(context).steps:
-                    if (step.line_number, step.name) in seen:
-                        continue
-                    seen.add((step.line_number, step.name))
-                    if not any(d.kind == step.type and d.matches(step.name) for d in defs):
-                        problems.append(Problem(path, step.line_number, step.keyword, step.name,
-                                                suggest(step.type, step.name, feature.language, defs)))
-    return sorted(problems, key=lambda p: (str(p.file), p.line))
+            problems += check_scenario(template, defs)
+    unique = {(str(p.file), p.line, p.text): p for p in problems}
+    return sorted(unique.values(), key=lambda p: (str(p.file), p.line))
+
+
+def check_scenario(template: Any, defs: Sequence[StepDef]) -> list[Problem]:
+    """The unknown steps of one pytest-bdd scenario template (background included)."""
+    feature = template.feature
+    path = Path(feature.filename)
+    contexts = [ctx for ex in template.examples for ctx in ex.as_contexts()] or [{}]
+    out: list[Problem] = []
+    if not template.steps:
+        described = (template.description or "").strip().splitlines()
+        hint = f'; "{described[0].strip()}" was read as its description: is a keyword misspelt?' if described else ""
+        out.append(Problem(path, template.line_number, template.keyword, template.name, (),
+                           note=f'scenario "{template.name}" has no steps, so it could never fail{hint}'))
+    for context in contexts:
+        for step in template.render(context).steps:
+            if not _known(step, defs):
+                out.append(Problem(path, step.line_number, step.keyword, step.name,
+                                   suggest(step.type, step.name, feature.language, defs)))
+    return out
+
+
+def _known(step: Any, defs: Sequence[StepDef]) -> bool:
+    if any(d.kind == step.type and d.matches(step.name) for d in defs):
+        return True
+    # a step defined with pytest-bdd's own decorators (not in the vocabulary) counts as known too
+    from pytest_bdd.steps import step_function_context_registry
+
+    return any(c.type in (None, step.type) and c.parser.is_matching(step.name)
+               for c in list(step_function_context_registry.values()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -148,12 +149,19 @@ def check_features(args: argparse.Namespace, root: Path) -> list[str]:
     return [p.message() for p in problems]
 
 
+def rootdir(root: Path, features: str | None) -> Path:
+    """pytest's rootdir: the checkout, or the folder that holds both it and a lab author's features."""
+    if not features:
+        return root
+    return Path(os.path.commonpath([root.resolve(), Path(features).resolve()]))
+
+
 def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[str]:
     argv = [str(root / "features"), "-p", "no:cacheprovider", "-q", "-rs",
             # this process imported vmconform before pytest started: its asserts need no rewriting
             "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
             f"--alluredir={report_dir / 'allure-results'}", f"--junitxml={report_dir / 'junit.xml'}",
-            f"--rootdir={root}", f"--report-dir={report_dir}", f"--cluster={args.cluster}",
+            f"--rootdir={rootdir(root, args.features)}", f"--report-dir={report_dir}", f"--cluster={args.cluster}",
             f"--timeout-scale={args.timeout_scale}", f"--keep={args.keep}",
             f"--vm-image={args.vm_image}", f"--vm-memory={args.vm_memory}",
             f"--emulator-timing={args.emulator_timing}", f"--emulator-nodes={args.emulator_nodes}",
