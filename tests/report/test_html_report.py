@@ -26,6 +26,7 @@ SCREENSHOTS = ROOT / "reports"
 
 PASSING = "Start is offered only when the VM is stopped"
 FAILING = "Stop reaches Stopped"
+FAILING_KO = "Stop을 누르면 가상머신이 Stopped 상태가 됩니다"  # the same scenario in features/ko/
 MESSAGE = "VM vm reaches Stopped: not reached within"
 ENVIRONMENT = {"backend": "emulated", "kubevirt.version": "v1.9.0", "kubernetes.version": "v1.32.4"}
 
@@ -45,13 +46,14 @@ def allure_results(tmp_path: Path) -> Path:
     report = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "vmconform", "run", "--no-html", "--report-dir", str(report),
-         "--emulator-fault", "stop-keeps-running", "--timeout-scale", "0.02",
-         "-k", "Stop_reaches_Stopped or Start_is_offered"],
+         "--emulator-fault", "stop-keeps-running", "--timeout-scale", "0.02", "--lang", "all",
+         "-k", "Stop_reaches_Stopped or Start_is_offered or Stop을_누르면"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((report / "summary.json").read_text())
-    assert {b["title"]: b["status"] for b in summary["behaviours"]} == {PASSING: "verified", FAILING: "violated"}
+    assert {b["title"]: b["status"] for b in summary["behaviours"]} == {
+        PASSING: "verified", FAILING: "violated", FAILING_KO: "violated"}
     return report / "allure-results"
 
 
@@ -81,6 +83,8 @@ def test_html_report_shows_scenarios_failure_and_environment(allure_results: Pat
     leaves = {leaf.title: leaf for leaf in tree_leaves(overview)}
     assert leaves[PASSING].status == "passed"
     assert leaves[FAILING].status == "failed"
+    assert leaves[FAILING_KO].status == "failed", sorted(leaves)  # the Korean scenario, by its Korean name
+    assert "2.1 가상머신 제어" in text  # grouped under the lab's Korean section title
 
     failure_url = file_url(index, leaves[FAILING].id)
     failure = visible_text(render_until(failure_url, lambda dom: MESSAGE in visible_text(dom)))
