@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,19 @@ def _short(path: Path, root: Path | None) -> str:
         return str(path)
 
 
+def step_modules(root: Path) -> list[str]:
+    """The step modules the checkout at ``root`` loads: its conftest.py's ``pytest_plugins``."""
+    conftest = root / "conftest.py"
+    if not conftest.is_file():
+        return list(STEP_MODULES)
+    spec = importlib.util.spec_from_file_location("_vmconform_checkout_conftest", conftest)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    plugins = getattr(module, "pytest_plugins", [])
+    return [plugins] if isinstance(plugins, str) else list(plugins)
+
+
 @contextmanager
 def loaded_steps(root: Path) -> Iterator[list[StepDef]]:
     """Import the step modules of the checkout at ``root`` for a look at the vocabulary, then forget them.
@@ -57,22 +71,25 @@ def loaded_steps(root: Path) -> Iterator[list[StepDef]]:
     Forgetting them matters when pytest runs later in the same process: it imports them again
     itself, so that their asserts get rewritten and their step fixtures registered.
     """
-    if all(name in sys.modules for name in STEP_MODULES):  # inside pytest, which loaded them already
-        yield list(vocabulary.REGISTRY)
-        return
-    before = set(sys.modules)
     sys.path.insert(0, str(root))
-    saved = list(vocabulary.REGISTRY)
-    vocabulary.REGISTRY.clear()
+    before = set(sys.modules)
     try:
-        for name in STEP_MODULES:
-            importlib.import_module(name)
-        yield list(vocabulary.REGISTRY)
+        modules = step_modules(root)
+        if all(name in sys.modules for name in modules):  # inside pytest, which loaded them already
+            yield list(vocabulary.REGISTRY)
+            return
+        saved = list(vocabulary.REGISTRY)
+        vocabulary.REGISTRY.clear()
+        try:
+            for name in modules:
+                importlib.import_module(name)
+            yield list(vocabulary.REGISTRY)
+        finally:
+            vocabulary.REGISTRY[:] = saved
     finally:
-        vocabulary.REGISTRY[:] = saved
         sys.path.remove(str(root))
         for name in set(sys.modules) - before:
-            if name == "steps" or name.startswith("steps."):
+            if name.split(".")[0] in {m.split(".")[0] for m in STEP_MODULES} | {"_vmconform_checkout_conftest"}:
                 del sys.modules[name]
 
 
