@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable, Protocol, TypeVar
 from aiohttp import web
 
 from . import kubeconfig
+from . import metrics as metrics_mod
 from .resources import ALL, KUBEVIRT_GROUP, NAMESPACES, Registry
 from .server import ApiServer
 from .store import Store
@@ -56,6 +57,8 @@ class Emulator:
         self.store = Store(self.registry, history=self.options.history)
         self.credentials: Credentials = make_credentials()
         self.api = ApiServer(self.registry, self.store, self.credentials.token, dict(KUBERNETES_VERSION))
+        # Transitions, requests by namespace and verb, watches; also GET /debug/vmconform/metrics.
+        self.metrics: metrics_mod.Metrics = metrics_mod.install(self)
         if controllers is None:
             controllers = default_controllers() if self.options.extra.get("kubevirt_api", True) else []
         self.controllers: list[Controller] = list(controllers)

@@ -73,6 +73,8 @@ class ApiServer:
         self.max_watch_seconds = 1800
         # Fault hooks: called before every request; may raise ApiError (e.g. 429/500 injection).
         self.request_faults: list[Callable[[web.Request], None]] = []
+        # Request counting (metrics.Metrics, set by the Emulator); /debug/vmconform/ is not counted.
+        self.metrics: Any = None
 
     # ------------------------------------------------------------ app
 
@@ -84,6 +86,8 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         status = 500
+        if self.metrics is not None and not request.path.startswith("/debug/vmconform/"):
+            self.metrics.record_request(request.method, request.path, request.query)
         try:
             auth = request.headers.get("Authorization", "")
             if auth != f"Bearer {self.token}":

@@ -40,7 +40,7 @@ class KubeVirtContext:
         self.rng = random.Random(getattr(self.options, "seed", None))
         self.behaviour = Behaviour(self.faults, self)
         self.queue = WorkQueue(self.loop)
-        self.gates = Gates(self.queue)
+        self.gates = Gates(self.queue, recorder=getattr(emulator, "metrics", None))
         self.events = EventRecorder(self.store)
         self.guests = GuestRegistry()
         self.subresources = SubresourceRoutes()
@@ -61,7 +61,7 @@ class KubeVirtContext:
     def gate(self, owner: str, lane: str, stage: str, step: str | float, key: Key) -> bool:
         """True once the step's duration has passed since ``stage`` was first asked for (then consumed)."""
         seconds = step if isinstance(step, (int, float)) else self.timing.duration(step)
-        return self.gates.ready(owner, lane, stage, float(seconds), key)
+        return self.gates.ready(owner, lane, stage, float(seconds), key, step if isinstance(step, str) else "")
 
     def close(self) -> None:
         self.queue.close()

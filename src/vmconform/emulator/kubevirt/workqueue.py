@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 log = logging.getLogger("vmconform.emulator.kubevirt")
 
@@ -86,6 +86,16 @@ class WorkQueue:
 class _Gate:
     stage: str
     at: float
+    started: float = 0.0
+    step: str = ""
+    key: Key = ("", "", "")
+
+
+class TransitionRecorder(Protocol):
+    """Told about every gate that waited: ``completed`` False when it was cut short."""
+
+    def transition(self, key: Key, lane: str, stage: str, step: str, start: float, end: float,
+                   completed: bool) -> None: ...
 
 
 class Gates:
@@ -95,35 +105,45 @@ class Gates:
     (e.g. its lifecycle and a pending pause).  Asking for a different stage on a lane
     restarts that lane's clock.  A gate that answers True is consumed: the caller makes
     the transition right away, and asking for the same stage again starts a new wait.
+    A ``recorder`` (the emulator's metrics) hears of every wait when it ends.
     """
 
     TOLERANCE = 1e-3
 
-    def __init__(self, queue: WorkQueue) -> None:
+    def __init__(self, queue: WorkQueue, recorder: TransitionRecorder | None = None) -> None:
         self.queue = queue
+        self.recorder = recorder
         self._gates: dict[tuple[str, str], _Gate] = {}
 
-    def ready(self, owner: str, lane: str, stage: str, seconds: float, key: Key) -> bool:
+    def ready(self, owner: str, lane: str, stage: str, seconds: float, key: Key, step: str = "") -> bool:
         now = self.queue.loop.time()
         gate = self._gates.get((owner, lane))
         if gate is None or gate.stage != stage:
+            if gate is not None:
+                self._record(lane, gate, now, completed=False)
             if seconds <= 0:
                 self._gates.pop((owner, lane), None)
                 return True
-            self._gates[(owner, lane)] = _Gate(stage, now + seconds)
+            self._gates[(owner, lane)] = _Gate(stage, now + seconds, now, step, key)
             self.queue.add_after(seconds, *key)
             return False
         if now + self.TOLERANCE >= gate.at:
             del self._gates[(owner, lane)]
+            self._record(lane, gate, now, completed=True)
             return True
         return False
 
+    def _record(self, lane: str, gate: _Gate, now: float, completed: bool) -> None:
+        if self.recorder is not None:
+            self.recorder.transition(gate.key, lane, gate.stage, gate.step, gate.started, now, completed)
+
     def reset(self, owner: str, lane: str | None = None) -> None:
-        if lane is None:
-            for k in [k for k in self._gates if k[0] == owner]:
-                del self._gates[k]
-        else:
-            self._gates.pop((owner, lane), None)
+        now = self.queue.loop.time()
+        keys = [k for k in self._gates if k[0] == owner] if lane is None else [(owner, lane)]
+        for k in keys:
+            gate = self._gates.pop(k, None)
+            if gate is not None:
+                self._record(k[1], gate, now, completed=False)
 
     def has(self, owner: str, lane: str) -> bool:
         return (owner, lane) in self._gates
