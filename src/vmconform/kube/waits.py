@@ -264,6 +264,10 @@ class _BackgroundRecorder:
         self.labels = labels
         self.rv = ""
         self._stop = threading.Event()
+        # Guards the recorded state: stop() takes it to catch up and end the recording, so an event
+        # still in flight on the thread can never be recorded after that (no need to wait for the
+        # thread's watch to time out).
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"recorder-{kind.plural}", daemon=True)
 
     # what a subclass provides
@@ -294,38 +298,51 @@ class _BackgroundRecorder:
             try:
                 for ev in self.cluster.watch(self.kind, self.namespace, self.rv, fields=self.fields,
                                              labels=self.labels, timeout_seconds=2):
-                    if self._stop.is_set():
-                        return
-                    etype = ev.get("type")
-                    obj = ev.get("object") or {}
-                    if etype == "ERROR":
-                        self.timeline.note("watch error: re-listing")
-                        self._relist()
-                        break
-                    rv = (obj.get("metadata") or {}).get("resourceVersion")
-                    if rv:
-                        self.rv = rv
-                    if etype == "BOOKMARK":
-                        continue
-                    self._apply(str(etype), obj)
-                    self.timeline.add(self._state())
+                    with self._lock:
+                        if self._stop.is_set():
+                            return
+                        if not self._take(ev):
+                            break
             except ClusterUnreachable as exc:
-                self.timeline.note(f"connection problem: {exc}")
+                self._note(f"connection problem: {exc}")
                 self._stop.wait(0.2)  # retry backoff after a dropped connection
             except Exception as exc:  # noqa: BLE001 - recorded, never raised from a thread
-                self.timeline.note(f"recorder error: {exc}")
+                self._note(f"recorder error: {exc}")
                 self._stop.wait(0.2)
 
+    def _take(self, ev: Obj) -> bool:
+        """Record one watch event (the lock held); False when the watch must be restarted."""
+        etype = ev.get("type")
+        obj = ev.get("object") or {}
+        if etype == "ERROR":
+            self.timeline.note("watch error: re-listing")
+            self._relist()
+            return False
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            self.rv = rv
+        if etype != "BOOKMARK":
+            self._apply(str(etype), obj)
+            self.timeline.add(self._state())
+        return True
+
+    def _note(self, text: str) -> None:
+        with self._lock:
+            if not self._stop.is_set():
+                self.timeline.note(text)
+
     def stop(self) -> Timeline:
-        """Catch up with the current state, then stop recording."""
-        if not self._stop.is_set():
+        """Catch up with the current state, then stop recording (at once: the thread's open watch
+        ends on its own within its 2 s timeout and records nothing more)."""
+        with self._lock:
+            if self._stop.is_set():
+                return self.timeline
             try:
                 self._relist()
             except ClusterUnreachable:
                 pass
             self._stop.set()
-            self._thread.join(timeout=15)
-            _publish(self.timeline)
+        _publish(self.timeline)
         return self.timeline
 
 
