@@ -156,6 +156,10 @@ class SuiteController:
             if meta is not None:
                 self.has_scenarios = True
                 item.user_properties.append((PROP_BEHAVIOUR, meta))
+        if getattr(self.config.option, "numprocesses", None):
+            # Across workers, the longest scenarios go first so that none is left running alone at the
+            # end; the number of steps is a fair measure of a scenario's length.
+            items.sort(key=lambda it: -len(getattr(scenario_of(it), "steps", ())))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

@@ -185,6 +185,9 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
         argv.append(f"--emulator-fault={fault}")
     if args.parallel:
         argv += ["-n", str(args.parallel)]
+        if not any(a == "-d" or a.startswith("--dist") for a in args.pytest_args):
+            # idle workers take queued scenarios from busy ones (benchmarks/parallel_scaling.py)
+            argv += ["--dist", "worksteal"]
     if args.select:
         argv += ["-k", args.select]
     return argv + list(args.pytest_args)
