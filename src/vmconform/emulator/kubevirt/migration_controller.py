@@ -44,6 +44,7 @@ class MigrationController:
         self.ctx: KubeVirtContext | None = None
         self.pods: PodDriver | None = None
         self._warned: set[str] = set()
+        self._running_at: tuple[int, list[Obj]] | None = None  # (store resourceVersion, running VMIMs)
 
     async def start(self, emulator: "Emulator") -> None:
         ctx = self.ctx = context_of(emulator)
@@ -120,13 +121,23 @@ class MigrationController:
         return None
 
     def _running_migrations(self) -> list[Obj]:
-        """Unfinished VMIMs in a running phase, plus Pending ones that already have a target pod (§4.4)."""
+        """Unfinished VMIMs in a running phase, plus Pending ones that already have a target pod (§4.4).
+
+        Every queued VMIM asks on each retry; the answer is kept until the store next changes."""
         assert self.ctx is not None
+        store = self.ctx.store
+        if self._running_at is not None and self._running_at[0] == store.rv:
+            return self._running_at[1]
+        targets = {(p["metadata"].get("namespace"),
+                    (p["metadata"].get("labels") or {}).get(C.LABEL_MIGRATION_JOB_UID))
+                   for p in store.bucket(PODS).values()}
         out = []
-        for mig in self.ctx.store.items(VMIMS):
+        for mig in store.items(VMIMS):
             phase = dig(mig, "status", "phase", default="")
-            if phase in C.MIG_ACTIVE or (phase == C.MIG_PENDING and self.target_pod(mig) is not None):
+            if phase in C.MIG_ACTIVE or (phase == C.MIG_PENDING
+                                         and (mig["metadata"]["namespace"], mig["metadata"]["uid"]) in targets):
                 out.append(mig)
+        self._running_at = (store.rv, out)
         return out
 
     def _fail(self, mig: Obj, message: str, delete_target: bool = True) -> None:
@@ -198,9 +209,9 @@ class MigrationController:
             other_vmi = ctx.store.peek(VMIS, other["metadata"]["namespace"], dig(other, "spec", "vmiName", default=""))
             if other_vmi is not None and dig(other_vmi, "status", "nodeName") == source:
                 outbound += 1
-        live_pods = [p for p in pods_of(ctx, vmi) if not pod_final(p)]
         if (len(running) >= int(cfg["parallelMigrationsPerCluster"])
-                or outbound >= int(cfg["parallelOutboundMigrationsPerNode"]) or len(live_pods) > 1):
+                or outbound >= int(cfg["parallelOutboundMigrationsPerNode"])
+                or sum(1 for p in pods_of(ctx, vmi) if not pod_final(p)) > 1):
             ctx.queue.add_after(ctx.timing.duration("migration.requeue"), *key)
             return
         if not ctx.gate(mig["metadata"]["uid"], "mig", "pending", "migration.pending", key):
