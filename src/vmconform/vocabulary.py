@@ -86,7 +86,6 @@ class StepDef:
     params: tuple[Param, ...]
     function: str
     module: str
-    doc: str = ""
     example_values: Mapping[str, str] = field(default_factory=dict)  # English values for the example line
     regexes: dict[str, re.Pattern[str]] = field(default_factory=dict)
 
@@ -136,8 +135,7 @@ def _define(kind: str, en: str, ko: str, params: Sequence[Param], target_fixture
 
     def decorator(fn: F) -> F:
         entry = StepDef(kind=kind, phrasings={"en": en, "ko": ko}, params=tuple(params), function=fn.__name__,
-                        module=fn.__module__, doc=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
-                        example_values=dict(example or {}))
+                        module=fn.__module__, example_values=dict(example or {}))
         for lang, text in entry.phrasings.items():
             regex = _compile(text, by_name, lang)
             entry.regexes[lang] = re.compile(regex)
