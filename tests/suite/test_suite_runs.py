@@ -120,3 +120,13 @@ def test_the_kubeconfig_environment_variable_alone_never_selects_a_real_cluster(
     assert proc.returncode == exitcodes.CONFORMANT, proc.stdout[-2000:] + proc.stderr[-2000:]
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["cluster"]["backend"] == "emulated"
+
+
+def test_each_run_starts_its_report_directory_afresh(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    for selection in ("Stop_reaches_Stopped", "Unpause_resumes_the_VM"):
+        code, summary, out = run("-k", selection, report=report)
+        assert code == 0, out
+    results = [json.loads(p.read_text()) for p in (report / "allure-results").glob("*-result.json")]
+    assert [r["name"] for r in results] == ["Unpause resumes the VM"], "results of the earlier run were kept"
+    assert [b["title"] for b in summary["behaviours"]] == ["Unpause resumes the VM"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -217,6 +218,9 @@ def run(args: argparse.Namespace) -> int:
     report_dir.mkdir(parents=True, exist_ok=True)
     summary_file = report_dir / "summary.json"
     summary_file.unlink(missing_ok=True)
+    # a run's results are its own (older runs live on in allure-report/history.jsonl)
+    for stale in ("allure-results", "evidence"):
+        shutil.rmtree(report_dir / stale, ignore_errors=True)
     import pytest
 
     code = int(pytest.main(pytest_argv(args, root, report_dir)))
