@@ -361,6 +361,7 @@ def _cluster(tmp_path_factory: pytest.TempPathFactory, options: Options) -> Iter
             yield KV(c, api)
         finally:
             api.close()
+        c.call(c.store.check_indexes)  # after every test on this cluster: order and indexes still agree
 
 
 def _namespace(kv: KV) -> Iterator[str]:

@@ -10,16 +10,23 @@ import copy
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Hashable, Iterable
 
 from . import errors
 from .resources import NAMESPACES, Registry, ResourceType
 from .selectors import Predicate
+from .store_index import Bucket, IndexFn
 from .timeutil import now_rfc3339
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (group, plural)
 ObjKey = tuple[str, str]  # (namespace, name)
+
+OWNER_INDEX = "ownerReferences.uid"  # every kind: the UIDs of an object's owners (garbage collection)
+
+
+def _owner_uids(obj: Obj) -> Iterable[Hashable]:
+    return [r.get("uid") for r in obj["metadata"].get("ownerReferences") or []]
 
 
 @dataclass
@@ -27,7 +34,7 @@ class Event:
     type: str  # ADDED, MODIFIED, DELETED
     rv: int
     res: ResourceType
-    obj: Obj
+    obj: Obj  # the object as stored by this write (read-only)
     old: Obj | None = None  # MODIFIED: the state before (read-only), for selector transitions
 
 
@@ -77,7 +84,9 @@ class Store:
     def __init__(self, registry: Registry, history: int = 2000) -> None:
         self.registry = registry
         self.rv = 1
-        self._objects: dict[Key, dict[ObjKey, Obj]] = {k.key: {} for k in registry.kinds}
+        self._buckets: dict[Key, Bucket] = {k.key: Bucket() for k in registry.kinds}
+        for b in self._buckets.values():
+            b.add_index(OWNER_INDEX, _owner_uids)
         self._history: deque[Event] = deque(maxlen=history)
         self._watchers: set[Watcher] = set()
         self._listeners: list[Listener] = []
@@ -92,7 +101,9 @@ class Store:
         return self.rv
 
     def _publish(self, type_: str, res: ResourceType, obj: Obj, old: Obj | None = None) -> None:
-        ev = Event(type_, int(obj["metadata"]["resourceVersion"]), res, copy.deepcopy(obj), old)
+        # The stored object itself, not a copy: stored objects are never changed in place (every
+        # write stores a new one), so the event, its history entry and ``old`` stay as they were.
+        ev = Event(type_, int(obj["metadata"]["resourceVersion"]), res, obj, old)
         self._history.append(ev)
         for w in list(self._watchers):
             w.offer(ev)
@@ -114,7 +125,38 @@ class Store:
     # ------------------------------------------------------------ reads
 
     def bucket(self, res: ResourceType) -> dict[ObjKey, Obj]:
-        return self._objects[res.key]
+        """A kind's stored objects by (namespace, name): read only (writes go through the store)."""
+        return self._buckets[res.key].objects
+
+    def add_index(self, res: ResourceType, name: str, fn: IndexFn) -> None:
+        """Index ``res`` objects by the values ``fn`` returns (kept up to date on every write;
+        registering a name again is a no-op)."""
+        self._buckets[res.key].add_index(name, fn)
+
+    def by_index(self, res: ResourceType, index: str, value: Hashable) -> list[Obj]:
+        """Stored objects (not copies) with ``value`` in ``index``, sorted by namespace and name."""
+        return self._buckets[res.key].indexed(index, value)
+
+    def by_index_any(self, res: ResourceType, index: str, values: Iterable[Hashable]) -> list[Obj]:
+        """Stored objects (not copies) with any of ``values`` in ``index``, sorted by namespace and name."""
+        return self._buckets[res.key].indexed_any(index, values)
+
+    def kind_version(self, res: ResourceType) -> int:
+        """A number that moves whenever an object of ``res`` is written (to cache what is derived from them)."""
+        return self._buckets[res.key].version
+
+    def index_generation(self, res: ResourceType, index: str) -> int:
+        """A number that moves whenever ``index`` changes (an object gains or loses a value)."""
+        return self._buckets[res.key].indexes[index].generation
+
+    def index_keys(self, res: ResourceType, index: str, value: Hashable) -> Iterable[ObjKey]:
+        """The (namespace, name) keys with ``value`` in ``index``, unordered (do not keep the answer)."""
+        return self._buckets[res.key].indexes[index].keys(value)
+
+    def check_indexes(self) -> None:
+        """Assert that every bucket's order and indexes agree with its objects (tests)."""
+        for b in self._buckets.values():
+            b.check()
 
     def get(self, res: ResourceType, namespace: str | None, name: str) -> Obj | None:
         obj = self.bucket(res).get((namespace or "", name))
@@ -133,14 +175,10 @@ class Store:
     def items(self, res: ResourceType, namespace: str | None = None,
               pred: Predicate | None = None) -> list[Obj]:
         """Stored objects (not copies), sorted by namespace and name."""
-        out = []
-        for (ns, _name), obj in sorted(self.bucket(res).items()):
-            if namespace and ns != namespace:
-                continue
-            if pred is not None and not pred(obj):
-                continue
-            out.append(obj)
-        return out
+        objs = self._buckets[res.key].sorted_values(namespace)
+        if pred is None:
+            return objs
+        return [obj for obj in objs if pred(obj)]
 
     def list(self, res: ResourceType, namespace: str | None = None,
              pred: Predicate | None = None) -> list[Obj]:
@@ -170,7 +208,7 @@ class Store:
             ns = ""
         if not meta.get("name"):
             if meta.get("generateName"):
-                meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
+                meta["name"] = self._generate_name(res, ns, meta["generateName"])
             else:
                 raise errors.invalid(res.kind, "", [("metadata.name", "Required value: name or generateName is required")])
         name = meta["name"]
@@ -191,9 +229,20 @@ class Store:
         if dry_run:
             return obj
         meta["resourceVersion"] = str(self._next_rv())
-        self.bucket(res)[(ns, name)] = obj
+        self._buckets[res.key].put((ns, name), obj)
         self._publish("ADDED", res, obj)
         return copy.deepcopy(obj)
+
+    def _generate_name(self, res: ResourceType, ns: str, prefix: str) -> str:
+        """``prefix`` + 5 random characters, drawn again while taken (like kube-apiserver ≥ 1.31's
+        RetryGenerateName: 8 tries; a name still taken then answers AlreadyExists)."""
+        bucket = self._buckets[res.key].objects
+        name = prefix + uuid.uuid4().hex[:5]
+        for _ in range(7):
+            if (ns, name) not in bucket:
+                break
+            name = prefix + uuid.uuid4().hex[:5]
+        return name
 
     def replace(self, res: ResourceType, obj: Obj, *, subresource: str = "", check_rv: bool = True,
                 dry_run: bool = False) -> Obj:
@@ -255,11 +304,11 @@ class Store:
         meta["resourceVersion"] = str(self._next_rv())
         key = (meta.get("namespace", "") if res.namespaced else "", meta["name"])
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._ns_finalizers_pending(res, new):
-            self.bucket(res).pop(key, None)
+            self._buckets[res.key].remove(key)
             self._publish("DELETED", res, new)
             self._after_delete(res, new)
             return copy.deepcopy(new)
-        self.bucket(res)[key] = new
+        self._buckets[res.key].put(key, new)
         self._publish("MODIFIED", res, new, current)
         return copy.deepcopy(new)
 
@@ -331,7 +380,7 @@ class Store:
             return self._commit(res, current, new)
         meta.setdefault("deletionTimestamp", now_rfc3339())
         meta["resourceVersion"] = str(self._next_rv())
-        self.bucket(res).pop((namespace, name), None)
+        self._buckets[res.key].remove((namespace, name))
         self._publish("DELETED", res, new)
         self._after_delete(res, new)
         return copy.deepcopy(new)
@@ -349,17 +398,16 @@ class Store:
             self._maybe_finish_namespace(ns)
 
     def _collect_dependents(self, owner_uid: str, namespace: str) -> None:
+        """Delete what ``owner_uid`` owns: kind by kind, each in (namespace, name) order (owner index)."""
         for kind in self.registry.kinds:
-            for obj in list(self.items(kind)):
-                refs = obj["metadata"].get("ownerReferences") or []
-                if any(r.get("uid") == owner_uid for r in refs):
-                    m = obj["metadata"]
-                    if m.get("deletionTimestamp") and kind.key not in self.delete_hooks:
-                        continue
-                    try:
-                        self.delete(kind, m.get("namespace"), m["name"], {"propagationPolicy": "Background"})
-                    except errors.ApiError:
-                        pass
+            for obj in self._buckets[kind.key].indexed(OWNER_INDEX, owner_uid):
+                m = obj["metadata"]
+                if m.get("deletionTimestamp") and kind.key not in self.delete_hooks:
+                    continue
+                try:
+                    self.delete(kind, m.get("namespace"), m["name"], {"propagationPolicy": "Background"})
+                except errors.ApiError:
+                    pass
 
     def _drain_namespace(self, ns: str) -> None:
         for kind in self.registry.kinds:
@@ -380,7 +428,7 @@ class Store:
         if nsobj is None or not nsobj["metadata"].get("deletionTimestamp"):
             return
         for kind in self.registry.kinds:
-            if kind.namespaced and any(k[0] == ns for k in self.bucket(kind)):
+            if kind.namespaced and self._buckets[kind.key].has_namespace(ns):
                 return
         new = copy.deepcopy(nsobj)
         new.setdefault("spec", {})["finalizers"] = []

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .. import errors
 from ..resources import VMIMS, VMIS, VMS, ResourceType, dig
 from . import constants as C
+from .indexes import VMIM_VMI_LABEL
 from .util import add_finalizer, get_condition
 
 if TYPE_CHECKING:
@@ -94,9 +95,7 @@ class Admission:
         if cond is not None and cond.get("status") == "False":
             raise webhook_denied(C.MIGRATION_WEBHOOK, C.MSG_MIG_NOT_MIGRATABLE.format(
                 reason=cond.get("reason", ""), message=cond.get("message", "")))
-        for other in self.ctx.store.items(VMIMS, ns):
-            if (other["metadata"].get("labels") or {}).get(C.LABEL_VMI_NAME) != vmi_name:
-                continue
+        for other in self.ctx.store.by_index(VMIMS, VMIM_VMI_LABEL, (ns, vmi_name)):
             if dig(other, "status", "phase") in C.MIG_FINAL:
                 continue
             raise webhook_denied(C.MIGRATION_WEBHOOK, C.MSG_MIG_IN_FLIGHT.format(

@@ -241,11 +241,16 @@ class ClusterBootstrap:
 
 
 def migration_config(ctx: KubeVirtContext) -> dict[str, Any]:
-    """spec.configuration.migrations of the active KubeVirt CR, with §4.4 defaults filled in."""
-    out = dict(MIGRATION_DEFAULTS)
-    for cr in ctx.store.items(KUBEVIRTS):
-        if cr["metadata"].get("deletionTimestamp"):
-            continue
-        out.update(dig(cr, "spec", "configuration", "migrations", default={}) or {})
-        break
-    return out
+    """spec.configuration.migrations of the active KubeVirt CR, with §4.4 defaults filled in
+    (worked out again only after a KubeVirt CR changed: pending migrations ask on every retry)."""
+    version = ctx.store.kind_version(KUBEVIRTS)
+    memo = ctx.memo.get("migration_config")
+    if memo is None or memo[0] != version:
+        out = dict(MIGRATION_DEFAULTS)
+        for cr in ctx.store.items(KUBEVIRTS):
+            if cr["metadata"].get("deletionTimestamp"):
+                continue
+            out.update(dig(cr, "spec", "configuration", "migrations", default={}) or {})
+            break
+        memo = ctx.memo["migration_config"] = (version, out)
+    return dict(memo[1])

@@ -11,6 +11,7 @@ from ..store import Event, Store
 from .behaviour import Behaviour
 from .events import EventRecorder
 from .guests import GuestHandle, GuestRegistry
+from .indexes import install as install_indexes
 from .subresource_api import SubresourceRoutes
 from .timing import Timing
 from .workqueue import Gates, Key, WorkQueue
@@ -30,6 +31,7 @@ class KubeVirtContext:
     def __init__(self, emulator: "Emulator") -> None:
         self.emulator = emulator
         self.store: Store = emulator.store
+        install_indexes(self.store)
         self.options = emulator.options
         try:
             self.loop = asyncio.get_running_loop()
@@ -47,6 +49,8 @@ class KubeVirtContext:
         self.vmi_controller: VMIController | None = None
         self.migration_controller: MigrationController | None = None
         self._watchers: dict[tuple[str, str], list[EventFn]] = {}
+        # Values derived from stored objects, with what they were derived from: name → (version, value).
+        self.memo: dict[str, tuple[Any, Any]] = {}
         self.store.listen(self._dispatch)
 
     # ------------------------------------------------------------ events → work

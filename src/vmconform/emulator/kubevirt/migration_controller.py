@@ -10,6 +10,7 @@ from ..timeutil import now_rfc3339, parse_rfc3339
 from . import constants as C
 from .bootstrap import migration_config
 from .context import KubeVirtContext, context_of
+from .indexes import POD_MIGRATION_JOB, VMIM_PHASE, VMIM_UID, VMIM_VMI
 from .launcher import launcher_pod, mark_finished, pod_final
 from .pods import FINISHED, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, pods_of
 from .util import remove_finalizers, set_condition
@@ -44,7 +45,8 @@ class MigrationController:
         self.ctx: KubeVirtContext | None = None
         self.pods: PodDriver | None = None
         self._warned: set[str] = set()
-        self._running_at: tuple[int, list[Obj]] | None = None  # (store resourceVersion, running VMIMs)
+        # ((VMIM phase index, target pod index) generations, the running VMIMs' keys)
+        self._running_at: tuple[tuple[int, int], list[tuple[str, str]]] | None = None
 
     async def start(self, emulator: "Emulator") -> None:
         ctx = self.ctx = context_of(emulator)
@@ -79,9 +81,8 @@ class MigrationController:
     def _on_vmi(self, ev: Event) -> None:
         assert self.ctx is not None
         meta = ev.obj["metadata"]
-        for mig in self.ctx.store.items(VMIMS, meta["namespace"]):
-            if dig(mig, "spec", "vmiName") == meta["name"] and (
-                    dig(mig, "status", "phase") not in C.MIG_FINAL or mig["metadata"].get("deletionTimestamp")):
+        for mig in self.ctx.store.by_index(VMIMS, VMIM_VMI, (meta["namespace"], meta["name"])):
+            if dig(mig, "status", "phase") not in C.MIG_FINAL or mig["metadata"].get("deletionTimestamp"):
                 self.ctx.queue.add("vmim", meta["namespace"], mig["metadata"]["name"])
 
     def _on_pod(self, ev: Event) -> None:
@@ -89,7 +90,7 @@ class MigrationController:
         job = (ev.obj["metadata"].get("labels") or {}).get(C.LABEL_MIGRATION_JOB_UID)
         if not job:
             return
-        for mig in self.ctx.store.items(VMIMS, ev.obj["metadata"].get("namespace")):
+        for mig in self.ctx.store.by_index(VMIMS, VMIM_UID, (ev.obj["metadata"].get("namespace"), job)):
             if mig["metadata"]["uid"] == job:
                 self.ctx.queue.add("vmim", mig["metadata"]["namespace"], mig["metadata"]["name"])
 
@@ -114,31 +115,27 @@ class MigrationController:
 
     def target_pod(self, mig: Obj) -> Obj | None:
         assert self.ctx is not None
-        uid = mig["metadata"]["uid"]
-        for pod in self.ctx.store.items(PODS, mig["metadata"]["namespace"]):
-            if (pod["metadata"].get("labels") or {}).get(C.LABEL_MIGRATION_JOB_UID) == uid:
-                return pod
-        return None
+        pods = self.ctx.store.by_index(PODS, POD_MIGRATION_JOB, (mig["metadata"]["namespace"], mig["metadata"]["uid"]))
+        return pods[0] if pods else None
 
     def _running_migrations(self) -> list[Obj]:
         """Unfinished VMIMs in a running phase, plus Pending ones that already have a target pod (§4.4).
 
-        Every queued VMIM asks on each retry; the answer is kept until the store next changes."""
+        Every queued VMIM asks on each retry; which ones they are is kept until a VMIM's phase or the
+        set of target pods next changes (the objects are the stored ones of the moment)."""
         assert self.ctx is not None
         store = self.ctx.store
-        if self._running_at is not None and self._running_at[0] == store.rv:
-            return self._running_at[1]
-        targets = {(p["metadata"].get("namespace"),
-                    (p["metadata"].get("labels") or {}).get(C.LABEL_MIGRATION_JOB_UID))
-                   for p in store.bucket(PODS).values()}
-        out = []
-        for mig in store.items(VMIMS):
-            phase = dig(mig, "status", "phase", default="")
-            if phase in C.MIG_ACTIVE or (phase == C.MIG_PENDING
-                                         and (mig["metadata"]["namespace"], mig["metadata"]["uid"]) in targets):
-                out.append(mig)
-        self._running_at = (store.rv, out)
-        return out
+        seen = (store.index_generation(VMIMS, VMIM_PHASE), store.index_generation(PODS, POD_MIGRATION_JOB))
+        stored = store.bucket(VMIMS)
+        if self._running_at is None or self._running_at[0] != seen:
+            keys: set[tuple[str, str]] = set()
+            for phase in C.MIG_ACTIVE:
+                keys.update(store.index_keys(VMIMS, VMIM_PHASE, phase))
+            for key in store.index_keys(VMIMS, VMIM_PHASE, C.MIG_PENDING):
+                if store.index_keys(PODS, POD_MIGRATION_JOB, (key[0], stored[key]["metadata"]["uid"])):
+                    keys.add(key)
+            self._running_at = (seen, sorted(keys))
+        return [stored[k] for k in self._running_at[1]]
 
     def _fail(self, mig: Obj, message: str, delete_target: bool = True) -> None:
         assert self.ctx is not None
@@ -187,8 +184,8 @@ class MigrationController:
     def _accept(self, mig: Obj) -> None:
         assert self.ctx is not None
         vmi_name = dig(mig, "spec", "vmiName")
-        for other in self.ctx.store.items(VMIMS, mig["metadata"]["namespace"]):
-            if other["metadata"]["uid"] == mig["metadata"]["uid"] or dig(other, "spec", "vmiName") != vmi_name:
+        for other in self.ctx.store.by_index(VMIMS, VMIM_VMI, (mig["metadata"]["namespace"], vmi_name)):
+            if other["metadata"]["uid"] == mig["metadata"]["uid"]:
                 continue
             if dig(other, "status", "phase") not in (None, "", *C.MIG_FINAL):
                 self._fail(mig, "VMI is not eligible for migration because another migration job is in progress.")
@@ -461,8 +458,8 @@ class MigrationController:
         assert ctx is not None
         ns = mig["metadata"]["namespace"]
         vmi_name = dig(mig, "spec", "vmiName")
-        finals = [m for m in ctx.store.items(VMIMS, ns)
-                  if dig(m, "spec", "vmiName") == vmi_name and dig(m, "status", "phase") in C.MIG_FINAL
+        finals = [m for m in ctx.store.by_index(VMIMS, VMIM_VMI, (ns, vmi_name))
+                  if dig(m, "status", "phase") in C.MIG_FINAL
                   and not m["metadata"].get("deletionTimestamp")]
         finals.sort(key=lambda m: (m["metadata"].get("creationTimestamp", ""), int(m["metadata"]["resourceVersion"])))
         for old in finals[:max(0, len(finals) - C.FINALIZED_MIGRATIONS_KEPT)]:
@@ -476,6 +473,6 @@ class MigrationController:
                 ctx.store.delete(PODS, ns, leftover)
             ctx.store.delete(VMIMS, ns, old["metadata"]["name"])
         # a slot freed up: let waiting migrations look again
-        for other in ctx.store.items(VMIMS):
+        for other in ctx.store.by_index(VMIMS, VMIM_PHASE, C.MIG_PENDING):
             if dig(other, "status", "phase") == C.MIG_PENDING:
                 ctx.queue.add("vmim", other["metadata"]["namespace"], other["metadata"]["name"])

@@ -6,8 +6,9 @@ from typing import Any
 
 from ..resources import NODES, PODS, VMIS, ResourceType, dig
 from ..timeutil import now_rfc3339
-from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LABEL_CREATED_BY, LAUNCHER_VALUE
+from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LAUNCHER_VALUE
 from .context import KubeVirtContext
+from .indexes import POD_CREATED_BY
 from .launcher import (
     ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_message, image_pull_state, mark_image_pull, mark_running,
     mark_scheduled, mark_unschedulable, pod_final, unpullable,
@@ -29,9 +30,7 @@ def is_launcher(pod: Obj) -> bool:
 
 def pods_of(ctx: KubeVirtContext, vmi: Obj) -> list[Obj]:
     """All pods controlled by the VMI (label ``kubevirt.io/created-by``), oldest first."""
-    uid = vmi["metadata"]["uid"]
-    out = [p for p in ctx.store.items(PODS, vmi["metadata"]["namespace"])
-           if (p["metadata"].get("labels") or {}).get(LABEL_CREATED_BY) == uid]
+    out = ctx.store.by_index(PODS, POD_CREATED_BY, (vmi["metadata"]["namespace"], vmi["metadata"]["uid"]))
     out.sort(key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]))
     return out
 

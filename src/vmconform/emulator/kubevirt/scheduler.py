@@ -8,6 +8,7 @@ from typing import Any
 
 from ..resources import NODES, PODS, PVCS, dig
 from ..store import Store
+from .indexes import POD_NODE
 from .util import match_expression, match_label_selector, parse_quantity
 
 Obj = dict[str, Any]
@@ -66,9 +67,27 @@ def pod_requests(pod: Obj) -> tuple[Decimal, Decimal]:
     return cpu, mem
 
 
+# (uid, resourceVersion) → the stored pod's requests: a stored object never changes in place, so
+# the pair names one content. Bounded: dropped wholesale when it outgrows the pods it serves.
+_REQUESTS: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
+_REQUESTS_MAX = 20000
+
+
+def stored_pod_requests(pod: Obj) -> tuple[Decimal, Decimal]:
+    """``pod_requests`` of a pod as stored (not a copy being changed), remembered per version."""
+    meta = pod["metadata"]
+    key = (meta.get("uid", ""), meta.get("resourceVersion", ""))
+    found = _REQUESTS.get(key)
+    if found is None:
+        if len(_REQUESTS) >= _REQUESTS_MAX:
+            _REQUESTS.clear()
+        found = _REQUESTS[key] = pod_requests(pod)
+    return found
+
+
 def pods_on(store: Store, node_name: str) -> list[Obj]:
-    return [p for p in store.items(PODS) if dig(p, "spec", "nodeName") == node_name
-            and dig(p, "status", "phase") not in FINAL_POD_PHASES]
+    return [p for p in store.by_index(PODS, POD_NODE, node_name)
+            if dig(p, "status", "phase") not in FINAL_POD_PHASES]
 
 
 def _anti_affinity_ok(store: Store, pod: Obj, node: Obj, nodes: list[Obj]) -> bool:
@@ -82,12 +101,10 @@ def _anti_affinity_ok(store: Store, pod: Obj, node: Obj, nodes: list[Obj]) -> bo
         value = (node["metadata"].get("labels") or {}).get(key)
         same_domain = {n["metadata"]["name"] for n in nodes if (n["metadata"].get("labels") or {}).get(key) == value}
         namespaces = term.get("namespaces") or [ns]
-        for other in store.items(PODS):
+        for other in store.by_index_any(PODS, POD_NODE, same_domain):
             if other["metadata"]["uid"] == pod["metadata"].get("uid"):
                 continue
             if other["metadata"].get("namespace") not in namespaces:
-                continue
-            if dig(other, "spec", "nodeName") not in same_domain:
                 continue
             if dig(other, "status", "phase") in FINAL_POD_PHASES:
                 continue
@@ -153,7 +170,7 @@ def schedule(store: Store, pod: Obj) -> Placement:
             for other in pods_on(store, node["metadata"]["name"]):
                 if other["metadata"].get("uid") == pod["metadata"].get("uid"):
                     continue
-                c, m = pod_requests(other)
+                c, m = stored_pod_requests(other)
                 used_cpu += c
                 used_mem += m
             free_mem = parse_quantity(alloc.get("memory")) - used_mem

@@ -10,6 +10,7 @@ from .constants import (
     ANNO_DEFAULT_CLASS, EV_NORMAL, EV_WARNING, FINALIZER_PV_PROTECTION, FINALIZER_PVC_PROTECTION,
 )
 from .context import KubeVirtContext, context_of
+from .indexes import POD_CLAIM
 from .util import add_finalizer, remove_finalizers
 
 if TYPE_CHECKING:
@@ -41,13 +42,8 @@ def pvc_access_modes(pvc: Obj) -> list[str]:
 
 
 def pvc_in_use(ctx: KubeVirtContext, ns: str, claim: str) -> bool:
-    for pod in ctx.store.items(PODS, ns):
-        if dig(pod, "status", "phase") in ("Succeeded", "Failed"):
-            continue
-        for vol in dig(pod, "spec", "volumes", default=[]) or []:
-            if dig(vol, "persistentVolumeClaim", "claimName") == claim:
-                return True
-    return False
+    return any(dig(pod, "status", "phase") not in ("Succeeded", "Failed")
+               for pod in ctx.store.by_index(PODS, POD_CLAIM, (ns, claim)))
 
 
 class StorageController:

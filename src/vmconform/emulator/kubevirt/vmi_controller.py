@@ -16,6 +16,7 @@ from . import constants as C
 from .context import context_of
 from .guest_info import guest_os_info
 from .guests import GuestHandle
+from .indexes import VMI_PHASE
 from .launcher import (
     ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, grace_period, image_pull_state, launcher_pod, pod_final,
     set_readiness_gate,
@@ -158,8 +159,8 @@ class VMIController(VMIBase):
 
     def _retry_unscheduled(self, namespace: str | None) -> None:
         assert self.ctx is not None
-        for vmi in self.ctx.store.items(VMIS, namespace):
-            if dig(vmi, "status", "phase") in (C.PENDING, C.SCHEDULING):
+        for vmi in self.ctx.store.by_index_any(VMIS, VMI_PHASE, (C.PENDING, C.SCHEDULING)):
+            if not namespace or vmi["metadata"]["namespace"] == namespace:
                 self._enqueue(vmi["metadata"]["namespace"], vmi["metadata"]["name"])
 
     # ------------------------------------------------------------ reconcile

@@ -8,6 +8,7 @@ transition back until its sampled duration has elapsed and then re-queues the ob
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -17,7 +18,7 @@ log = logging.getLogger("vmconform.emulator.kubevirt")
 Key = tuple[str, str, str]  # (kind, namespace, name)
 Handler = Callable[[str, str], None]
 
-MAX_ITEMS_PER_DRAIN = 2000
+MAX_ITEMS_PER_DRAIN = 500
 
 
 class WorkQueue:
@@ -26,7 +27,8 @@ class WorkQueue:
         self._handlers: dict[str, Handler] = {}
         self._pending: dict[Key, None] = {}
         self._scheduled = False
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._timer_ids = itertools.count()
         self.closed = False
 
     def register(self, kind: str, handler: Handler) -> None:
@@ -46,14 +48,14 @@ class WorkQueue:
         if delay <= 0:
             self.add(kind, namespace, name)
             return
-        handle: asyncio.TimerHandle
+        # A bound method and a number, not a closure over its own handle: no reference cycle per
+        # timer for the garbage collector to find (pending migrations requeue thousands a second).
+        timer = next(self._timer_ids)
+        self._timers[timer] = self.loop.call_later(delay, self._fire, timer, kind, namespace, name)
 
-        def fire() -> None:
-            self._timers.discard(handle)
-            self.add(kind, namespace, name)
-
-        handle = self.loop.call_later(delay, fire)
-        self._timers.add(handle)
+    def _fire(self, timer: int, kind: str, namespace: str, name: str) -> None:
+        self._timers.pop(timer, None)
+        self.add(kind, namespace, name)
 
     def _drain(self) -> None:
         self._scheduled = False
@@ -76,7 +78,7 @@ class WorkQueue:
 
     def close(self) -> None:
         self.closed = True
-        for handle in list(self._timers):
+        for handle in list(self._timers.values()):
             handle.cancel()
         self._timers.clear()
         self._pending.clear()
@@ -114,6 +116,16 @@ class Gates:
         self.queue = queue
         self.recorder = recorder
         self._gates: dict[tuple[str, str], _Gate] = {}
+        self._lanes: dict[str, dict[str, None]] = {}  # owner → its lanes with a gate, in _gates order
+
+    def _drop(self, owner: str, lane: str) -> _Gate | None:
+        gate = self._gates.pop((owner, lane), None)
+        if gate is not None:
+            lanes = self._lanes[owner]
+            del lanes[lane]
+            if not lanes:
+                del self._lanes[owner]
+        return gate
 
     def ready(self, owner: str, lane: str, stage: str, seconds: float, key: Key, step: str = "") -> bool:
         now = self.queue.loop.time()
@@ -122,13 +134,15 @@ class Gates:
             if gate is not None:
                 self._record(lane, gate, now, completed=False)
             if seconds <= 0:
-                self._gates.pop((owner, lane), None)
+                self._drop(owner, lane)
                 return True
+            if gate is None:
+                self._lanes.setdefault(owner, {})[lane] = None
             self._gates[(owner, lane)] = _Gate(stage, now + seconds, now, step, key)
             self.queue.add_after(seconds, *key)
             return False
         if now + self.TOLERANCE >= gate.at:
-            del self._gates[(owner, lane)]
+            self._drop(owner, lane)
             self._record(lane, gate, now, completed=True)
             return True
         return False
@@ -139,11 +153,11 @@ class Gates:
 
     def reset(self, owner: str, lane: str | None = None) -> None:
         now = self.queue.loop.time()
-        keys = [k for k in self._gates if k[0] == owner] if lane is None else [(owner, lane)]
-        for k in keys:
-            gate = self._gates.pop(k, None)
+        lanes = list(self._lanes.get(owner, ())) if lane is None else [lane]
+        for name in lanes:
+            gate = self._drop(owner, name)
             if gate is not None:
-                self._record(k[1], gate, now, completed=False)
+                self._record(name, gate, now, completed=False)
 
     def has(self, owner: str, lane: str) -> bool:
         return (owner, lane) in self._gates
