@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import TYPE_CHECKING, Any
 
 from ..resources import PODS, VMIMS, VMIS, dig
@@ -47,6 +49,11 @@ class MigrationController:
         self._warned: set[str] = set()
         # ((VMIM phase index, target pod index) generations, the running VMIMs' keys)
         self._running_at: tuple[tuple[int, int], list[tuple[str, str]]] | None = None
+        # Pending VMIMs held back by the cluster-wide limit, oldest first: one retry tick lets in as
+        # many as there are free slots (the others could not start anyway) instead of every one of
+        # them retrying on its own timer — 1,000 queued migrations would keep the loop busy.
+        self._waiting: dict[tuple[str, str, str], None] = {}
+        self._slot_timer: asyncio.TimerHandle | None = None
 
     async def start(self, emulator: "Emulator") -> None:
         ctx = self.ctx = context_of(emulator)
@@ -57,6 +64,9 @@ class MigrationController:
         ctx.watch(PODS, self._on_pod)
 
     async def stop(self) -> None:
+        if self._slot_timer is not None:
+            self._slot_timer.cancel()
+            self._slot_timer = None
         if self.ctx is not None:
             self.ctx.close()
 
@@ -206,11 +216,14 @@ class MigrationController:
             other_vmi = ctx.store.peek(VMIS, other["metadata"]["namespace"], dig(other, "spec", "vmiName", default=""))
             if other_vmi is not None and dig(other_vmi, "status", "nodeName") == source:
                 outbound += 1
-        if (len(running) >= int(cfg["parallelMigrationsPerCluster"])
-                or outbound >= int(cfg["parallelOutboundMigrationsPerNode"])
+        if len(running) >= int(cfg["parallelMigrationsPerCluster"]):
+            self._wait_for_slot(key)
+            return
+        if (outbound >= int(cfg["parallelOutboundMigrationsPerNode"])
                 or sum(1 for p in pods_of(ctx, vmi) if not pod_final(p)) > 1):
             ctx.queue.add_after(ctx.timing.duration("migration.requeue"), *key)
             return
+        self._waiting.pop(key, None)
         if not ctx.gate(mig["metadata"]["uid"], "mig", "pending", "migration.pending", key):
             return
         selector = {**(dig(mig, "spec", "addedNodeSelector", default={}) or {}),
@@ -220,6 +233,26 @@ class MigrationController:
         created = ctx.store.create(PODS, pod, mig["metadata"]["namespace"])
         self._event(mig, C.EV_NORMAL, "SuccessfulCreate", f"Created migration target pod {created['metadata']['name']}")
         self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_SCHEDULING))
+
+    def _wait_for_slot(self, key: tuple[str, str, str]) -> None:
+        assert self.ctx is not None
+        self._waiting[key] = None
+        if self._slot_timer is None and not self.ctx.queue.closed:
+            self._slot_timer = self.ctx.queue.loop.call_later(self.ctx.timing.duration("migration.requeue"),
+                                                              self._retry_waiting)
+
+    def _retry_waiting(self) -> None:
+        """A retry tick: as many of the oldest waiting VMIMs as there are free slots try again."""
+        ctx = self.ctx
+        assert ctx is not None
+        self._slot_timer = None
+        free = int(migration_config(ctx)["parallelMigrationsPerCluster"]) - len(self._running_migrations())
+        for key in list(self._waiting)[:max(free, 0)]:
+            del self._waiting[key]
+            ctx.queue.add(*key)
+        if self._waiting and not ctx.queue.closed:
+            self._slot_timer = ctx.queue.loop.call_later(ctx.timing.duration("migration.requeue"),
+                                                         self._retry_waiting)
 
     def _scheduling(self, mig: Obj, vmi: Obj) -> None:
         ctx = self.ctx
