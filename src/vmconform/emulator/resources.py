@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import copy
+import marshal
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+_T = TypeVar("_T")
+
+
+def clone(obj: _T) -> _T:
+    """A deep copy of a JSON-shaped object (dicts, lists, strings, numbers, booleans, None).
+
+    marshal's C round trip is 4-5 times faster than ``copy.deepcopy`` on API objects, and the
+    store copies every object it hands out or takes in; anything else falls back to deepcopy.
+    """
+    try:
+        return marshal.loads(marshal.dumps(obj))  # type: ignore[no-any-return]
+    except ValueError:
+        return copy.deepcopy(obj)
 
 Getter = Callable[[dict[str, Any]], Any]
 

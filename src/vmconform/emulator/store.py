@@ -6,14 +6,13 @@ All methods run on the emulator's event loop thread; they never block.
 from __future__ import annotations
 
 import asyncio
-import copy
 import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterable
 
 from . import errors
-from .resources import NAMESPACES, Registry, ResourceType
+from .resources import NAMESPACES, Registry, ResourceType, clone
 from .selectors import Predicate
 from .store_index import Bucket, IndexFn
 from .timeutil import now_rfc3339
@@ -60,7 +59,7 @@ class Watcher:
         if now:
             return ev if before else Event("ADDED", ev.rv, ev.res, ev.obj, ev.old)
         if before:
-            gone = copy.deepcopy(ev.old)
+            gone = clone(ev.old)
             gone["metadata"]["resourceVersion"] = str(ev.rv)
             return Event("DELETED", ev.rv, ev.res, gone, ev.old)
         return None
@@ -160,7 +159,7 @@ class Store:
 
     def get(self, res: ResourceType, namespace: str | None, name: str) -> Obj | None:
         obj = self.bucket(res).get((namespace or "", name))
-        return copy.deepcopy(obj) if obj is not None else None
+        return clone(obj) if obj is not None else None
 
     def peek(self, res: ResourceType, namespace: str | None, name: str) -> Obj | None:
         """Read without copying; callers must not mutate the result."""
@@ -182,12 +181,12 @@ class Store:
 
     def list(self, res: ResourceType, namespace: str | None = None,
              pred: Predicate | None = None) -> list[Obj]:
-        return [copy.deepcopy(o) for o in self.items(res, namespace, pred)]
+        return [clone(o) for o in self.items(res, namespace, pred)]
 
     # ------------------------------------------------------------ writes
 
     def create(self, res: ResourceType, obj: Obj, namespace: str | None = None, *, dry_run: bool = False) -> Obj:
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         if res.namespaced:
             ns = namespace or meta.get("namespace") or "default"
@@ -231,7 +230,7 @@ class Store:
         meta["resourceVersion"] = str(self._next_rv())
         self._buckets[res.key].put((ns, name), obj)
         self._publish("ADDED", res, obj)
-        return copy.deepcopy(obj)
+        return clone(obj)
 
     def _generate_name(self, res: ResourceType, ns: str, prefix: str) -> str:
         """``prefix`` + 5 random characters, drawn again while taken (like kube-apiserver ≥ 1.31's
@@ -260,11 +259,11 @@ class Store:
                 "the object has been modified; please apply your changes to the latest version and try again",
                 res.group,
             )
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         new["apiVersion"] = res.api_version
         new["kind"] = res.kind
         if subresource == "status":
-            merged = copy.deepcopy(current)
+            merged = clone(current)
             if "status" in new:
                 merged["status"] = new["status"]
             else:
@@ -279,11 +278,11 @@ class Store:
                     nmeta.pop(immutable, None)
             if res.has_status:
                 if "status" in current:
-                    new["status"] = copy.deepcopy(current["status"])
+                    new["status"] = clone(current["status"])
                 else:
                     new.pop("status", None)
             if res is NAMESPACES:
-                new["status"] = copy.deepcopy(current.get("status", {}))
+                new["status"] = clone(current.get("status", {}))
             for hook in self.admitters:
                 hook("UPDATE", res, new, current)
             if self._spec_of(new) != self._spec_of(current):
@@ -297,7 +296,7 @@ class Store:
 
     def _commit(self, res: ResourceType, current: Obj, new: Obj, *, dry_run: bool = False) -> Obj:
         if new == current:
-            return copy.deepcopy(current)
+            return clone(current)
         if dry_run:
             return new
         meta = new["metadata"]
@@ -307,10 +306,10 @@ class Store:
             self._buckets[res.key].remove(key)
             self._publish("DELETED", res, new)
             self._after_delete(res, new)
-            return copy.deepcopy(new)
+            return clone(new)
         self._buckets[res.key].put(key, new)
         self._publish("MODIFIED", res, new, current)
-        return copy.deepcopy(new)
+        return clone(new)
 
     def _ns_finalizers_pending(self, res: ResourceType, obj: Obj) -> bool:
         return res is NAMESPACES and bool((obj.get("spec") or {}).get("finalizers"))
@@ -324,7 +323,7 @@ class Store:
         current = self.bucket(res).get((namespace or "" if res.namespaced else "", name))
         if current is None:
             return None
-        new = copy.deepcopy(current)
+        new = clone(current)
         out = fn(new)
         if out is not None:
             new = out
@@ -348,12 +347,12 @@ class Store:
                 f"Precondition failed: ResourceVersion in precondition: {precond['resourceVersion']}, "
                 f"ResourceVersion in object meta: {current['metadata']['resourceVersion']}", res.group)
         if dry_run:
-            return copy.deepcopy(current)
+            return clone(current)
         for hook in self.admitters:
             hook("DELETE", res, current, current)
         hook_fn = self.delete_hooks.get(res.key)
         if hook_fn is not None and hook_fn(res, current, options):
-            return self.get(res, ns, name) or copy.deepcopy(current)
+            return self.get(res, ns, name) or clone(current)
         return self.finish_delete(res, ns, name, options)
 
     def finish_delete(self, res: ResourceType, namespace: str, name: str,
@@ -361,7 +360,7 @@ class Store:
         """Mark for deletion; remove now unless finalizers (or a namespace's content) hold it."""
         options = options or {}
         current = self.bucket(res)[(namespace, name)]
-        new = copy.deepcopy(current)
+        new = clone(current)
         meta = new["metadata"]
         if options.get("propagationPolicy") == "Orphan":
             self._orphan_uids.add(meta["uid"])
@@ -374,7 +373,7 @@ class Store:
             return self.get(res, None, name) or new
         if meta.get("finalizers"):
             if meta.get("deletionTimestamp"):
-                return copy.deepcopy(current)
+                return clone(current)
             meta["deletionTimestamp"] = now_rfc3339()
             meta["deletionGracePeriodSeconds"] = 0
             return self._commit(res, current, new)
@@ -383,7 +382,7 @@ class Store:
         self._buckets[res.key].remove((namespace, name))
         self._publish("DELETED", res, new)
         self._after_delete(res, new)
-        return copy.deepcopy(new)
+        return clone(new)
 
     # ------------------------------------------------------------ cascades
 
@@ -430,7 +429,7 @@ class Store:
         for kind in self.registry.kinds:
             if kind.namespaced and self._buckets[kind.key].has_namespace(ns):
                 return
-        new = copy.deepcopy(nsobj)
+        new = clone(nsobj)
         new.setdefault("spec", {})["finalizers"] = []
         new["metadata"]["finalizers"] = []
         self._commit(NAMESPACES, nsobj, new)
@@ -444,7 +443,7 @@ class Store:
         backlog: list[Event] = []
         if since is None:
             for obj in self.items(res, namespace, pred):
-                backlog.append(Event("ADDED", int(obj["metadata"]["resourceVersion"]), res, copy.deepcopy(obj)))
+                backlog.append(Event("ADDED", int(obj["metadata"]["resourceVersion"]), res, clone(obj)))
         elif since < self.rv:
             if not self._history or since < self._history[0].rv - 1:
                 raise errors.gone(f"too old resource version: {since} ({self.oldest_rv})")
