@@ -127,18 +127,20 @@ def run(args: argparse.Namespace) -> int:
     body.append(["TOTAL (Σ)", tot["wall"], tot["observation"], tot["busy"], tot["busy_with_background"],
                  tot["transition_sum"], overall, overall_obs, tot["overhead"]])
     print(table(headers, body))
-    met = overall_obs <= TARGET
+    met = overall <= TARGET  # the target counts every second the suite adds, its deliberate windows too
+    met_without_windows = overall_obs <= TARGET
     load_after = machine()
     print(f"\nsuite run: {suite.seconds:.1f} s wall ({len(rows)} scenarios, verdict {suite.verdict}); "
           f"outside the scenarios (interpreter, collection, preflight checks, reports): {session:.1f} s")
-    print(f"overall: wall/busy {overall:.3f} with observation windows ({tot['observation']:.1f} s), "
-          f"{overall_obs:.3f} without; target ≤ {TARGET}: {'MET' if met else 'NOT MET'}")
+    print(f"overall: wall/busy {overall:.3f} with the observation windows ({tot['observation']:.1f} s): target "
+          f"≤ {TARGET} {'MET' if met else 'NOT MET'}; {overall_obs:.3f} without them: "
+          f"{'met' if met_without_windows else 'not met'}")
     print(f"load average before {load_before['load_1_5_15']}, after {load_after['load_1_5_15']} "
           f"({load_after['cpus']} CPUs)")
     steps = metrics.get("steps", {})
     doc = {
         "benchmark": "suite_overhead", "timing": args.timing, "seed": args.seed, "target": TARGET,
-        "target_met": met, "machine": {"before": load_before, "after": load_after},
+        "target_met": met, "target_met_without_observation_windows": met_without_windows, "machine": {"before": load_before, "after": load_after},
         "definitions": {"wall": "pytest setup+call+teardown (junit.xml)",
                         "busy": "union of the namespace's emulated transitions, without background steps",
                         "background_steps": sorted(background), "observation_pattern": args.observation_pattern},
