@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 from vmconform.specs import Spec, new_vm, with_cloud_init, with_container_disk, with_masquerade_network, with_memory
 
@@ -88,6 +88,20 @@ def machine() -> dict[str, Any]:
 def write_json(path: Path, report: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def run_and_report(prog: str, json_path: Path, produce: Callable[[], dict[str, Any]],
+                   show: Callable[[dict[str, Any]], None]) -> int:
+    """Run a benchmark (``produce``), print its report (``show``) and write it, with the machine's load."""
+    if json_path.is_dir():
+        usage_error(prog, f"--json {json_path} is a directory; give a file path")
+    host = machine()  # before the run: its load average is the one the run started under
+    rep = produce()
+    rep["machine"] = host
+    show(rep)
+    write_json(json_path, rep)
+    print(f"wrote {json_path}")
+    return 0
 
 
 def bench_vm(name: str, memory: str = "64Mi") -> Spec:

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from _vmbench import bench_vm, machine, summary_ms, table, usage_error, write_json
+from _vmbench import bench_vm, run_and_report, summary_ms, table, usage_error
 
 from vmconform.emulator import EmulatedCluster, Options
 from vmconform.emulator.store import Event
@@ -363,15 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         usage_error(parser.prog, "--nodes must be at least 2 (migration needs a second node)")
     if not 0 < args.interval <= 60 or args.interval != args.interval:
         usage_error(parser.prog, "--interval must be a number of seconds above 0 and at most 60")
-    if args.json.is_dir():
-        usage_error(parser.prog, f"--json {args.json} is a directory; give a file path")
-    host = machine()  # before the run: its load average is the one the run started under
-    rep = run(args)
-    rep["machine"] = host
-    print_report(rep)
-    write_json(args.json, rep)
-    print(f"wrote {args.json}")
-    return 0
+    return run_and_report(parser.prog, args.json, lambda: run(args), print_report)
 
 
 if __name__ == "__main__":

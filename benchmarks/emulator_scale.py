@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from _vmbench import bench_vm, machine, memory_mb, summary_ms, table, usage_error, write_json
+from _vmbench import bench_vm, memory_mb, run_and_report, summary_ms, table, usage_error
 
 from vmconform.emulator.kubevirt.timing import FAST, Timing
 from vmconform.kube.client import Answer, Cluster, ClusterUnreachable, Obj
@@ -392,16 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         usage_error(parser.prog, "--idle-cycles must be at least 1")
     if not args.phase_timeout > 0:
         usage_error(parser.prog, "--phase-timeout must be a positive number of seconds")
-    if args.json.is_dir():
-        usage_error(parser.prog, f"--json {args.json} is a directory; give a file path")
-    host = machine()  # before the run: its load average is the one the run started under
-    rep = run(args)
-    rep["machine"] = host
-    add_targets(rep)
-    print_report(rep)
-    write_json(args.json, rep)
-    print(f"wrote {args.json}")
-    return 0
+    def produce() -> dict[str, Any]:
+        rep = run(args)
+        add_targets(rep)
+        return rep
+
+    return run_and_report(parser.prog, args.json, produce, print_report)
 
 
 if __name__ == "__main__":
