@@ -186,6 +186,13 @@ class SerialConsole:
 
     def run(self, command: str, timeout: float) -> str:
         """Run a command at the prompt; return its output; fail unless ``echo $?`` says 0."""
+        output, status = self.run_status(command, timeout)
+        if status != 0:
+            raise ConsoleError(f"`{command}` in the guest exited {status}: {output.strip()!r}")
+        return output
+
+    def run_status(self, command: str, timeout: float) -> tuple[str, int]:
+        """Run a command at the prompt; return its output and its exit status (``echo $?``)."""
         self.buffer = ""
         self.send(command + "\n")
         m = self.expect(PROMPT, timeout)
@@ -193,9 +200,7 @@ class SerialConsole:
         self.send("echo $?\n")
         rc_match = self.expect(r"\r\n(\d+)\r\n", timeout)
         self.expect(PROMPT, timeout)
-        if rc_match.group(1) != "0":
-            raise ConsoleError(f"`{command}` in the guest exited {rc_match.group(1)}: {output.strip()!r}")
-        return output
+        return output, int(rc_match.group(1))
 
     def buffer_before(self, m: re.Match[str]) -> str:
         return m.string[:m.start()]

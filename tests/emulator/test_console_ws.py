@@ -140,17 +140,6 @@ def console(api: Cluster, ns: str, name: str, image: str = ALPINE_IMAGE) -> Seri
     return con
 
 
-def run_rc(con: SerialConsole, command: str) -> tuple[str, int]:
-    """Run a command and return (output, exit status from ``echo $?``) whatever the status."""
-    con.buffer = ""
-    con.send(command + "\n")
-    m = con.expect(PROMPT, T)
-    out = con._strip_echo(con.buffer_before(m), command)
-    con.send("echo $?\n")
-    rc = con.expect(r"\r\n(\d+)\r\n", T)
-    con.expect(PROMPT, T)
-    return out, int(rc.group(1))
-
 
 def guest_uptime(con: SerialConsole) -> tuple[float, float]:
     """(guest /proc/uptime, host monotonic time) read together."""
@@ -330,7 +319,7 @@ def test_login_to_demo_image(api: Cluster, ns: str, image: str) -> None:
         # the client's login returns early at a prompt
         con.login(login, T)
         # a wrong command fails with a non-zero status
-        out, rc = run_rc(con, "no-such-command")
+        out, rc = con.run_status("no-such-command", T)
         assert rc == 127 and "not found" in out
     finally:
         con.close()
@@ -433,7 +422,7 @@ def test_ram_survives_live_migration_but_not_restart(api: Cluster, ns: str) -> N
         con.expect(r"vm1 login: $", T)  # a fresh boot: logged out
         con.login(ALPINE_LOGIN, T)
         assert boot_id(con) != first_boot
-        out, rc = run_rc(con, f"cat {MARKER_FILE}")
+        out, rc = con.run_status(f"cat {MARKER_FILE}", T)
         assert rc == 1 and "No such file or directory" in out
     finally:
         con.close()
@@ -455,7 +444,7 @@ def test_stop_and_start_gives_a_new_boot(api: Cluster, ns: str) -> None:
     con = console(api, ns, "vm1")
     try:
         assert boot_id(con) != first_boot
-        assert run_rc(con, f"cat {MARKER_FILE}")[1] == 1
+        assert con.run_status(f"cat {MARKER_FILE}", T)[1] == 1
     finally:
         con.close()
 
@@ -527,7 +516,7 @@ def test_guest_reboot_keeps_the_vmi_and_boots_anew(api: Cluster, ns: str) -> Non
         con.expect(r"vm1 login: $", T)
         con.login(ALPINE_LOGIN, T)
         assert boot_id(con) != first_boot
-        assert run_rc(con, f"cat {MARKER_FILE}")[1] == 1
+        assert con.run_status(f"cat {MARKER_FILE}", T)[1] == 1
     finally:
         con.close()
     after: Obj = vm.vmi() or {}
@@ -546,7 +535,7 @@ def test_shell_commands_for_checks(api: Cluster, ns: str) -> None:
         con.run("echo one > /dev/shm/f", T)
         con.run("echo two >> /dev/shm/f", T)
         assert con.run("cat /dev/shm/f", T) == "one\ntwo"
-        out, rc = run_rc(con, "echo x > /etc/x")
+        out, rc = con.run_status("echo x > /etc/x", T)
         assert rc == 1 and "Read-only file system" in out
         assert con.run("echo a > /dev/shm/g; cat /dev/shm/g", T) == "a"
         assert con.run("false; echo $?", T) == "1"
