@@ -93,6 +93,22 @@ def loaded_steps(root: Path) -> Iterator[list[StepDef]]:
                 del sys.modules[name]
 
 
+def check_sources(root: Path, sources: Sequence[Path | None], lang: str | None) -> tuple[int, list[str]]:
+    """The feature files ``sources`` select (None: the lab's own) against the steps of the checkout at
+    ``root``: how many files were checked, and one line per problem (none when every step is known)."""
+    from .features import SelectionError, select
+
+    try:
+        files = [f for source in sources for f in select(root / "features", source, lang).files]
+        with loaded_steps(root) as defs:
+            problems = check(files, defs)
+    except SelectionError as exc:
+        return 0, [str(exc)]
+    except Exception as exc:  # noqa: BLE001 - a feature file pytest-bdd cannot parse
+        return 0, [f"cannot read the feature files: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"]
+    return len(files), [p.message() for p in problems]
+
+
 def suggest(kind: str, text: str, lang: str, defs: Sequence[StepDef], limit: int = 2) -> tuple[str, ...]:
     """The closest known steps to ``text``, as example lines (with their keyword), best first."""
     langs = [lang] + [other for other in vocabulary.LANGUAGES if other != lang] if lang in KEYWORDS else ["en"]

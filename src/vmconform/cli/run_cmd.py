@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import verdict
 from ..backends import BACKENDS
-from ..features import LANGS, SelectionError, select
+from ..features import LANGS
 from ..session import KEEP_CHOICES, Settings
 from ..timeouts import parse_scale
 from . import exitcodes
@@ -136,18 +136,9 @@ def _preflight(args: argparse.Namespace) -> str | None:
 
 def check_features(args: argparse.Namespace, root: Path) -> list[str]:
     """The selected feature files against the step vocabulary: one line per problem, none when all is known."""
-    from ..stepcheck import check, loaded_steps
+    from ..stepcheck import check_sources
 
-    try:
-        selection = select(root / "features", Path(args.features) if args.features else None, args.lang)
-    except SelectionError as exc:
-        return [str(exc)]
-    try:
-        with loaded_steps(root) as defs:
-            problems = check(selection.files, defs)
-    except Exception as exc:  # noqa: BLE001 - a feature file pytest-bdd cannot parse
-        return [f"cannot read the feature files: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"]
-    return [p.message() for p in problems]
+    return check_sources(root, [Path(args.features) if args.features else None], args.lang)[1]
 
 
 def rootdir(root: Path, features: str | None) -> Path:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..features import LANGS, SelectionError, select
+from ..features import LANGS
 from ..vocabulary import StepDef
 from . import exitcodes
 
@@ -30,34 +30,24 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..stepcheck import check, loaded_steps
+    from ..stepcheck import check_sources, loaded_steps
     from .run_cmd import project_root
 
     root = project_root()
     if not (root / "steps").is_dir():
         print("vmconform: the step modules (steps/) are not here: run from a vmconform checkout", file=sys.stderr)
         return exitcodes.USAGE
-    with loaded_steps(root) as defs:
-        if args.check is None:
-            render = markdown if args.format == "markdown" else text
+    if args.check is None:
+        render = markdown if args.format == "markdown" else text
+        with loaded_steps(root) as defs:
             sys.stdout.write(render(defs, langs_of(args.lang)))
-            return 0
-        files: list[Path] = []
-        try:
-            for target in args.check:
-                files += select(root / "features", Path(target), "all" if args.lang == "all" else args.lang).files
-            problems = check(files, defs)
-        except SelectionError as exc:
-            print(f"vmconform: {exc}", file=sys.stderr)
-            return exitcodes.USAGE
-        except Exception as exc:  # noqa: BLE001 - a feature file pytest-bdd cannot parse
-            print(f"vmconform: cannot read the feature files: {str(exc).splitlines()[0]}", file=sys.stderr)
-            return exitcodes.USAGE
-    for p in problems:
-        print(f"vmconform: {p.message()}", file=sys.stderr)
+        return 0
+    count, problems = check_sources(root, [Path(target) for target in args.check], args.lang)
+    for line in problems:
+        print(f"vmconform: {line}", file=sys.stderr)
     if problems:
         return exitcodes.USAGE
-    print(f"vmconform: {len(files)} feature file(s), every step is known")
+    print(f"vmconform: {count} feature file(s), every step is known")
     return 0
 
 
