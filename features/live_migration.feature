@@ -12,11 +12,11 @@ Feature: Live migration
     When I migrate the VM
     Then the migrate request is accepted
     And the migration succeeds
-    And the VM passed through Migrating and is Running again
+    And the migration was reported in progress (Migrating) and the VM is Running again
     And the VMI runs on another node than before
     And the VMI's migration state is completed, not failed, from the old node to the new node
     And the VMI is the same instance, not restarted
-    And the target launcher pod is Running on the new node and the source pod is Completed
+    And the target launcher pod is Running on the new node and the source pod has ended
 
   @step-2 @needs-rwx @needs-rwo
   Scenario: Live migration requires ReadWriteMany storage

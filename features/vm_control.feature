@@ -21,9 +21,9 @@ Feature: VM control
     When I restart the VM
     Then the restart is rejected with 409 "RunStategy Halted does not support manual restart requests"
     When I pause the VM
-    Then the pause is rejected with 404 "not found"
+    Then the pause is rejected with 404 "not found" or 409 "VM is not running"
     When I unpause the VM
-    Then the unpause is rejected with 404 "not found"
+    Then the unpause is rejected with 404 "not found" or 409 "VMI is not running"
     When I stop the VM
     Then the stop is rejected with 409 "VM is not running"
     And the VM stays Stopped with no VMI

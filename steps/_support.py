@@ -7,12 +7,21 @@ import time
 from vmconform import specs
 from vmconform.kube.kinds import VM
 from vmconform.kube.waits import wait_for
-from vmconform.ops import VirtualMachine, printable_status
+from vmconform.ops import VirtualMachine, pod_live, printable_status
 from vmconform.scenario import ScenarioContext, Snapshot
 from vmconform.status import MIGRATING, PAUSED, RUNNING, STOPPED
 
 # which timeout of the table bounds a wait for each VM status
 STATUS_TIMEOUTS = {RUNNING: "vm_start", STOPPED: "vm_stop", PAUSED: "pause", MIGRATING: "migration"}
+# which timeout bounds the aftermath of each verb (what follows it in another object: Ready, pods)
+VERB_TIMEOUTS = {"stop": "vm_stop", "start": "vm_start", "restart": "vm_restart", "pause": "pause",
+                 "unpause": "pause"}
+LAST_VERB = "last_verb"  # ctx.values key: the verb the scenario did last
+
+
+def after_verb_timeout(ctx: ScenarioContext, default: str) -> float:
+    """The table's bound for what the scenario's last verb still changes, e.g. Ready after pause."""
+    return ctx.timeouts[VERB_TIMEOUTS.get(ctx.values.get(LAST_VERB, ""), default)]
 
 
 def vm_spec(ctx: ScenarioContext, *extra: specs.Option) -> specs.Spec:
@@ -68,7 +77,8 @@ def snapshot(vm: VirtualMachine) -> Snapshot:
     vmi = vm.vmi()
     vmi_uid = (vmi or {}).get("metadata", {}).get("uid")
     pods = vm.launcher_pods(vmi_uid) if vmi_uid else []
-    pods = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+    # a Terminating pod can still read Running (§10 W2): it is leaving, not the VM's process
+    pods = [p for p in pods if pod_live(p)]
     return Snapshot(
         vm_status=printable_status(obj),
         vmi_uid=vmi_uid,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from vmconform import specs
 from vmconform.kube.kinds import POD, PVC
-from vmconform.kube.waits import wait_for
+from vmconform.kube.waits import wait_for, wait_for_list
+from vmconform.ops import describe_pod, name_of, owned_by_vmi_named, pod_ended, uid
 from vmconform.scenario import ScenarioContext
-from vmconform.status import RUNNING, STOPPED
+from vmconform.status import LABEL_CREATED_BY, LABEL_LAUNCHER, RUNNING, STOPPED
 from vmconform.vocabulary import given, then, when
 
 from ._support import vm_spec, wait_vm_status
@@ -73,31 +76,59 @@ def move_to_rwx(vmconform_scenario: ScenarioContext) -> None:
     ctx.snapshots.pop("before", None)
 
 
-def _pods_using(ctx: ScenarioContext, claim: str) -> list[dict]:  # type: ignore[type-arg]
-    pods, _ = ctx.cluster.list(POD, ctx.namespace)
+def _users(pods: list[dict[str, Any]], claim: str) -> list[dict[str, Any]]:
+    """Pods that mount the claim and have not ended (a Terminating pod still mounts it)."""
     return [p for p in pods
-            if (p.get("status") or {}).get("phase") in ("Pending", "Running")
-            and any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim
-                    for v in (p.get("spec") or {}).get("volumes") or [])]
+            if not pod_ended(p) and any((v.get("persistentVolumeClaim") or {}).get("claimName") == claim
+                                        for v in (p.get("spec") or {}).get("volumes") or [])]
+
+
+def _is_launcher_of(pod: dict[str, Any], vm_name: str) -> bool:
+    return (pod["metadata"].get("labels") or {}).get(LABEL_LAUNCHER) == "virt-launcher" \
+        and owned_by_vmi_named(pod, vm_name)
+
+
+def _names(pods: list[dict[str, Any]]) -> str:
+    return ", ".join(name_of(p) for p in pods)
 
 
 @then("no pod uses the VM's volume", ko="가상머신의 볼륨을 사용하는 파드가 없습니다")
 def no_pod_uses(vmconform_scenario: ScenarioContext) -> None:
+    """Waits (vm_stop) for the VM's own launcher pods to let go of the claim — KubeVirt shows Stopped
+    while they are still Terminating (§10 W1, W2) — and fails at once on any other pod that mounts it."""
     ctx = vmconform_scenario
     claim = ctx.values["claim"]
-    users = [p["metadata"]["name"] for p in _pods_using(ctx, claim)]
-    assert not users, f"the stopped VM's volume {claim} is still mounted by: {', '.join(users)}"
+    vm = ctx.require_vm()
+
+    def strangers(pods: list[dict[str, Any]]) -> str | None:
+        others = [p for p in _users(pods, claim) if not _is_launcher_of(p, vm.name)]
+        return f"the stopped VM's volume {claim} is still mounted by: {_names(others)}" if others else None
+
+    wait_for_list(ctx.cluster, POD, ctx.namespace, labels=None, until=lambda pods: not _users(pods, claim),
+                  describe=lambda pods: ", ".join(describe_pod(p) for p in _users(pods, claim)) or "no users",
+                  timeout=ctx.timeouts["vm_stop"], what=f"the stopped VM's volume {claim} is released",
+                  terminal=strangers)
 
 
 @then("only the VM's launcher pod uses the volume", ko="가상머신의 launcher 파드만 볼륨을 사용합니다")
 def only_launcher(vmconform_scenario: ScenarioContext) -> None:
+    """Exactly the running VMI's launcher pod mounts the claim; launcher pods of an earlier VMI of this VM
+    may still be Terminating (§10 W2) and are waited out (vm_stop); any other pod fails at once."""
     ctx = vmconform_scenario
     claim = ctx.values["claim"]
-    vmi = ctx.require_vm().vmi() or {}
-    vmi_uid = vmi.get("metadata", {}).get("uid")
-    users = _pods_using(ctx, claim)
-    names = [p["metadata"]["name"] for p in users]
-    assert len(users) == 1, f"the volume {claim} should be mounted by exactly one pod, it is by {names or 'none'}"
-    labels = users[0]["metadata"].get("labels") or {}
-    assert labels.get("kubevirt.io/created-by") == vmi_uid, (
-        f"the volume {claim} is mounted by {names[0]}, which is not the VM's launcher pod")
+    vm = ctx.require_vm()
+    vmi_uid = uid(vm.vmi())
+
+    def current(p: dict[str, Any]) -> bool:
+        return (p["metadata"].get("labels") or {}).get(LABEL_CREATED_BY) == vmi_uid
+
+    def strangers(pods: list[dict[str, Any]]) -> str | None:
+        others = [p for p in _users(pods, claim) if not _is_launcher_of(p, vm.name)]
+        return (f"the volume {claim} should be mounted only by the VM's launcher pod, it is also by "
+                f"{_names(others)}, which is not the VM's launcher pod") if others else None
+
+    wait_for_list(ctx.cluster, POD, ctx.namespace, labels=None,
+                  until=lambda pods: [current(p) for p in _users(pods, claim)] == [True],
+                  describe=lambda pods: ", ".join(describe_pod(p) for p in _users(pods, claim)) or "no users",
+                  timeout=ctx.timeouts["vm_stop"],
+                  what=f"only the launcher pod of VMI {vmi_uid} mounts the volume {claim}", terminal=strangers)

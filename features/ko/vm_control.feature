@@ -23,9 +23,9 @@
     만일 가상머신을 다시 시작합니다
     그러면 다시 시작 요청이 409 "RunStategy Halted does not support manual restart requests" 오류로 거부됩니다
     만일 가상머신을 일시 중지합니다
-    그러면 일시 중지 요청이 404 "not found" 오류로 거부됩니다
+    그러면 일시 중지 요청이 404 "not found" 또는 409 "VM is not running" 오류로 거부됩니다
     만일 가상머신을 일시 중지 해제합니다
-    그러면 일시 중지 해제 요청이 404 "not found" 오류로 거부됩니다
+    그러면 일시 중지 해제 요청이 404 "not found" 또는 409 "VMI is not running" 오류로 거부됩니다
     만일 가상머신을 중지합니다
     그러면 중지 요청이 409 "VM is not running" 오류로 거부됩니다
     그리고 가상머신이 VMI 없이 Stopped 상태를 유지합니다

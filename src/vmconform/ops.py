@@ -7,7 +7,7 @@ from typing import Any
 
 from .kube.client import Answer, Cluster, Obj
 from .kube.kinds import POD, VM, VMI, VMIM
-from .status import COND_READY, FINAL_PHASES, LABEL_CREATED_BY
+from .status import COND_READY, FINAL_PHASES, LABEL_CREATED_BY, POD_FAILED, POD_SUCCEEDED, SELECT_LAUNCHERS
 
 
 def condition(obj: Obj | None, ctype: str) -> dict[str, Any] | None:
@@ -36,6 +36,47 @@ def vmi_phase(vmi: Obj | None) -> str:
 
 def uid(obj: Obj | None) -> str | None:
     return ((obj or {}).get("metadata") or {}).get("uid")
+
+
+def name_of(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("name", "?"))
+
+
+def deleting(obj: Obj | None) -> bool:
+    """The object has a deletionTimestamp: it is on its way out (a pod: Terminating) but still exists."""
+    return bool(((obj or {}).get("metadata") or {}).get("deletionTimestamp"))
+
+
+def pod_phase(pod: Obj) -> str:
+    return str((pod.get("status") or {}).get("phase") or "<unset>")
+
+
+def pod_node(pod: Obj) -> str:
+    return str((pod.get("spec") or {}).get("nodeName") or "?")
+
+
+def pod_ended(pod: Obj) -> bool:
+    """Its containers have all stopped for good (phase Succeeded — kubectl's Completed — or Failed)."""
+    return pod_phase(pod) in (POD_SUCCEEDED, POD_FAILED)
+
+
+def pod_live(pod: Obj) -> bool:
+    """Running and not being deleted (a Terminating pod can still read phase Running)."""
+    return pod_phase(pod) == "Running" and not deleting(pod)
+
+
+def describe_pod(pod: Obj) -> str:
+    """``name@node:Phase``, with ``/Terminating`` while the pod is being deleted."""
+    return f"{name_of(pod)}@{pod_node(pod)}:{pod_phase(pod)}{'/Terminating' if deleting(pod) else ''}"
+
+
+def exit_code(pod: Obj, container: str) -> int | None:
+    """The exit code of a container that has terminated; None while it runs or when not reported."""
+    for st in (pod.get("status") or {}).get("containerStatuses") or []:
+        if st.get("name") == container:
+            term = (st.get("state") or {}).get("terminated")
+            return int(term.get("exitCode", 0)) if term else None
+    return None
 
 
 @dataclass
@@ -89,15 +130,16 @@ class VirtualMachine:
         return pods
 
     def all_launcher_pods(self) -> list[Obj]:
-        pods, _ = self.cluster.list(POD, self.namespace, labels="kubevirt.io=virt-launcher")
-        return [p for p in pods if _owned_by_name(p, self.name)]
+        pods, _ = self.cluster.list(POD, self.namespace, labels=SELECT_LAUNCHERS)
+        return [p for p in pods if owned_by_vmi_named(p, self.name)]
 
     def migrations(self) -> list[Obj]:
         items, _ = self.cluster.list(VMIM, self.namespace, labels=f"kubevirt.io/vmi-name={self.name}")
         return items
 
 
-def _owned_by_name(pod: Obj, vmi_name: str) -> bool:
+def owned_by_vmi_named(pod: Obj, vmi_name: str) -> bool:
+    """A launcher pod of any VMI of that name (a VM's VMIs all share its name)."""
     refs = (pod.get("metadata") or {}).get("ownerReferences") or []
     return any(r.get("kind") == "VirtualMachineInstance" and r.get("name") == vmi_name for r in refs)
 

@@ -46,15 +46,20 @@ MIG_FAILED = "Failed"
 # pod phases
 POD_RUNNING = "Running"
 POD_SUCCEEDED = "Succeeded"
+POD_FAILED = "Failed"
 
 # labels KubeVirt puts on launcher pods
 LABEL_CREATED_BY = "kubevirt.io/created-by"
 LABEL_LAUNCHER = "kubevirt.io"
 LABEL_MIGRATION_JOB_UID = "kubevirt.io/migrationJobUID"
+LABEL_NODE_NAME = "kubevirt.io/nodeName"
+SELECT_LAUNCHERS = "kubevirt.io=virt-launcher"
+CONTAINER_COMPUTE = "compute"
 
 # error messages of the subresources (§1.5)
 MSG_ALREADY_RUNNING = "VM is already running"
 MSG_NOT_RUNNING = "VM is not running"
 MSG_ALREADY_PAUSED = "VMI is already paused"
 MSG_VMI_NOT_RUNNING = "VMI is not running"
+MSG_NOT_FOUND = "not found"
 MSG_RWX_REQUIRED = "ReadWriteMany"

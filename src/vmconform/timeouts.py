@@ -12,6 +12,10 @@ DEFAULTS: dict[str, float] = {
     "pause": 30.0,  # Paused condition after pause / gone after unpause
     "migration": 240.0,  # migration Succeeded
     "vmi_running_after_migration": 60.0,
+    "source_pod_end": 60.0,  # migration source launcher pod ends after the VMIM Succeeded (§10 W9; ≤ its grace)
+    # how long a healthy VM controller may take to show a VMI's state in the VM's printableStatus: a
+    # memory transfer at least this long must show Migrating on the VM (§10 W11, docs/fidelity.md suite)
+    "status_lag": 5.0,
     "pvc_bound": 120.0,
     "rwx_probe": 30.0,  # preflight: a ReadWriteMany claim on the default class binds or is refused
     "cleanup": 120.0,  # namespace gone after deletion

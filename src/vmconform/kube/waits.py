@@ -97,6 +97,10 @@ class _Follower:
         self.obj: Obj | None = None
         self.rv = ""
 
+    @property
+    def value(self) -> Any:
+        return self.obj
+
     def relist(self) -> None:
         items, rv = self.cluster.list(self.kind, self.namespace, fields=self.fields)
         self.obj = items[0] if items else None
@@ -117,6 +121,43 @@ class _Follower:
         return self.cluster.watch(self.kind, self.namespace, self.rv, fields=self.fields, timeout_seconds=seconds)
 
 
+class _SetFollower:
+    """Follows every object a label selector picks: the current list and the resourceVersion to watch from."""
+
+    def __init__(self, cluster: Cluster, kind: Kind, namespace: str | None, labels: str | None) -> None:
+        self.cluster = cluster
+        self.kind = kind
+        self.namespace = namespace
+        self.labels = labels
+        self.objects: dict[str, Obj] = {}
+        self.rv = ""
+
+    @property
+    def value(self) -> list[Obj]:
+        return [self.objects[k] for k in sorted(self.objects)]
+
+    def relist(self) -> None:
+        items, rv = self.cluster.list(self.kind, self.namespace, labels=self.labels)
+        self.objects = {o["metadata"]["name"]: o for o in items}
+        self.rv = rv
+
+    def apply(self, ev: Obj) -> bool:
+        obj = ev.get("object") or {}
+        meta = obj.get("metadata") or {}
+        if meta.get("resourceVersion"):
+            self.rv = meta["resourceVersion"]
+        if ev.get("type") == "BOOKMARK" or not meta.get("name"):
+            return False
+        if ev.get("type") == "DELETED":
+            self.objects.pop(meta["name"], None)
+        else:
+            self.objects[meta["name"]] = obj
+        return True
+
+    def events(self, seconds: int) -> Any:
+        return self.cluster.watch(self.kind, self.namespace, self.rv, labels=self.labels, timeout_seconds=seconds)
+
+
 def wait_for(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, until: Predicate,
              describe: Describe, timeout: float, what: str, terminal: Terminal | None = None) -> tuple[Obj | None, Timeline]:
     """Wait until ``until(obj)`` (obj is None when the object does not exist).
@@ -124,25 +165,38 @@ def wait_for(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, 
     Watches from the last resourceVersion seen; a dropped stream is resumed from there, a 410 Gone
     (history expired) re-lists, and every RECHECK_SECONDS the object is re-read as a safety net.
     """
+    return _follow(_Follower(cluster, kind, namespace, name), until=until, describe=describe, timeout=timeout,
+                   what=what, terminal=terminal)
+
+
+def wait_for_list(cluster: Cluster, kind: Kind, namespace: str | None, *, labels: str | None,
+                  until: Callable[[list[Obj]], bool], describe: Callable[[list[Obj]], str], timeout: float,
+                  what: str, terminal: Callable[[list[Obj]], str | None] | None = None) -> tuple[list[Obj], Timeline]:
+    """``wait_for`` over every object ``labels`` selects: ``until(objects)``, objects sorted by name."""
+    return _follow(_SetFollower(cluster, kind, namespace, labels), until=until, describe=describe, timeout=timeout,
+                   what=what, terminal=terminal)
+
+
+def _follow(f: Any, *, until: Callable[[Any], bool], describe: Callable[[Any], str], timeout: float, what: str,
+            terminal: Callable[[Any], str | None] | None) -> tuple[Any, Timeline]:
     tl = Timeline(what)
-    f = _Follower(cluster, kind, namespace, name)
     deadline = time.monotonic() + timeout
     backoff = threading.Event()
 
     def check() -> bool:
-        tl.add(describe(f.obj))
-        if until(f.obj):
+        tl.add(describe(f.value))
+        if until(f.value):
             return True
         if terminal is not None:
-            why = terminal(f.obj)
+            why = terminal(f.value)
             if why:
                 _publish(tl)
-                raise WaitFailed(f"{what}: stopped early, {why}; observed {tl.render()}", tl, f.obj)
+                raise WaitFailed(f"{what}: stopped early, {why}; observed {tl.render()}", tl, f.value)
         return False
 
-    def done() -> tuple[Obj | None, Timeline]:
+    def done() -> tuple[Any, Timeline]:
         _publish(tl)
-        return f.obj, tl
+        return f.value, tl
 
     listed = False
     while not listed:
@@ -187,7 +241,7 @@ def wait_for(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, 
             tl.note(f"connection problem: {exc}")
             backoff.wait(0.2)  # retry backoff after a dropped connection
     _publish(tl)
-    raise WaitFailed(f"{what}: not reached within {timeout:.0f} s; observed {tl.render()}", tl, f.obj)
+    raise WaitFailed(f"{what}: not reached within {timeout:.0f} s; observed {tl.render()}", tl, f.value)
 
 
 def observe_unchanged(cluster: Cluster, kind: Kind, namespace: str | None, name: str, *, holds: Predicate,
