@@ -194,7 +194,8 @@ def pods_after_migration(vmconform_scenario: ScenarioContext) -> None:
 
     describe = lambda pods: ", ".join(describe_pod(p) for p in pods) or "no pods"  # noqa: E731
     pods, _ = wait_for_list(ctx.cluster, POD, vm.namespace, labels=f"{LABEL_CREATED_BY}={uid(vmi)}",
-                            until=lambda pods: target(pods) and all(pod_ended(p) for p in sources(pods)),
+                            until=lambda pods: target(pods) and all(pod_ended(p) for p in sources(pods))
+                            and failed_compute(pods) is None,
                             describe=describe, timeout=ctx.timeouts["source_pod_end"],
                             what=f"the source launcher pod on {source} ends after the migration",
                             terminal=failed_compute)

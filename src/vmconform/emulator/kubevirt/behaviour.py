@@ -21,6 +21,7 @@ restart-keeps-guest-memory          :meth:`intercept` notes the guest, :meth:`bo
 migration-same-node                 :meth:`migration_target_avoids_source`, :meth:`target_node_selector`
 migration-restarts-vm               :meth:`migrate_guest` (a new VMI object and a fresh boot)
 migration-stuck                     :meth:`migration_completes`
+migration-never-shown-migrating     :meth:`shown_status`, :meth:`transfer_step` (a long transfer, no Migrating)
 rwo-migratable                      :meth:`pvc_is_shared`
 volume-mounted-everywhere           :meth:`datastore_mounts` (helper pods mount every Bound RWX claim)
 ==================================  ==============================================================
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 HANG_RECHECK_SECONDS = 0.5  # a hung shutdown looks again whether its VM or namespace is being deleted
+LONG_TRANSFER_SECONDS = 2.0  # migration-never-shown-migrating: a transfer of seconds the VM never shows
 
 
 class Behaviour:
@@ -231,6 +233,22 @@ class Behaviour:
     def migration_completes(self, migration: Obj) -> bool:
         """Whether a running memory transfer ever completes."""
         return not self.active("migration-stuck")
+
+    def transfer_step(self) -> str | float:
+        """How long a memory transfer takes: the timing table's step, or (migration-never-shown-migrating)
+        a fixed LONG_TRANSFER_SECONDS — long enough that a healthy VM controller would show Migrating."""
+        return LONG_TRANSFER_SECONDS if self.active("migration-never-shown-migrating") else "migration.transfer"
+
+    # ------------------------------------------------------------ VM status
+
+    def shown_status(self, status: str, vmi: Obj | None) -> str:
+        """The VM's printableStatus as written (migration-never-shown-migrating: Migrating is skipped, the
+        next predicate of setPrintableStatus — Paused or Running — is shown instead)."""
+        if status == C.PS_MIGRATING and self.active("migration-never-shown-migrating"):
+            paused = any(c.get("type") == C.COND_PAUSED and c.get("status") == "True"
+                         for c in dig(vmi, "status", "conditions", default=[]) or [])
+            return C.PS_PAUSED if paused else C.PS_RUNNING
+        return status
 
     # ------------------------------------------------------------ what some faults do instead
 

@@ -373,7 +373,7 @@ class MigrationController:
         assert ctx is not None
         if not self._target_alive(mig):
             return
-        if not ctx.gate(mig["metadata"]["uid"], "mig", "transfer", "migration.transfer", self._key(mig)):
+        if not ctx.gate(mig["metadata"]["uid"], "mig", "transfer", ctx.behaviour.transfer_step(), self._key(mig)):
             return
         if not ctx.behaviour.migration_completes(mig):
             return

@@ -244,7 +244,7 @@ class VMController:
                 set_condition(st, C.COND_FAILURE, "True", "FailedCreate", failure)
             else:
                 remove_condition(st, C.COND_FAILURE)
-            st["printableStatus"] = printable_status(ctx.store, o, vmi)
+            st["printableStatus"] = ctx.behaviour.shown_status(printable_status(ctx.store, o, vmi), vmi)
 
         ctx.store.mutate(VMS, meta["namespace"], meta["name"], fn, status=True)
         if vmi is not None and vmi_final(vmi) and not vmi["metadata"].get("deletionTimestamp") and \
