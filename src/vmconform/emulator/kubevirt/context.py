@@ -39,7 +39,7 @@ class KubeVirtContext:
             self.loop = asyncio.get_event_loop()
         self.faults: frozenset[str] = frozenset(getattr(self.options, "faults", ()) or ())
         self.timing = Timing.from_options(self.options)
-        self.rng = random.Random(getattr(self.options, "seed", None))
+        self.rng = random.Random(self.timing.seed)
         self.behaviour = Behaviour(self.faults, self)
         self.queue = WorkQueue(self.loop)
         self.gates = Gates(self.queue, recorder=getattr(emulator, "metrics", None))
@@ -64,8 +64,12 @@ class KubeVirtContext:
 
     def gate(self, owner: str, lane: str, stage: str, step: str | float, key: Key) -> bool:
         """True once the step's duration has passed since ``stage`` was first asked for (then consumed)."""
-        seconds = step if isinstance(step, (int, float)) else self.timing.duration(step)
+        seconds = step if isinstance(step, (int, float)) else self.timing.duration(step, key)
         return self.gates.ready(owner, lane, stage, float(seconds), key, step if isinstance(step, str) else "")
+
+    def duration(self, step: str, key: Key | None = None) -> float:
+        """A step's duration for the object ``key`` (seeded per object under the adversarial profile)."""
+        return self.timing.duration(step, key)
 
     def close(self) -> None:
         self.queue.close()

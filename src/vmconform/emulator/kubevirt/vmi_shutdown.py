@@ -116,8 +116,8 @@ class VMIBase:
             grace = grace_period(vmi)
             if rt.delete_grace is not None:
                 grace = min(grace, rt.delete_grace)
-            seconds = (ctx.timing.duration("vmi.destroy") if grace <= 0
-                       else min(ctx.timing.duration("vmi.shutdown"), float(grace)))
+            seconds = (ctx.duration("vmi.destroy", key) if grace <= 0
+                       else min(ctx.duration("vmi.shutdown", key), float(grace)))
             if not ctx.gate(uid, "life", f"shutdown:{grace}", seconds, key):
                 return
             if not ctx.behaviour.shutdown_completes(vmi):
