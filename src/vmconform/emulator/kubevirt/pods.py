@@ -19,6 +19,8 @@ from .workqueue import Key
 
 Obj = dict[str, Any]
 
+KUBELET_QUEUE = "launcher-pod"  # work-queue kind of the emulated kubelet's pod terminations
+
 # What ``PodDriver.advance`` reports.
 TERMINATING, FINISHED, UNSCHEDULABLE, SCHEDULING, STARTING, RUNNING, IMAGE_PULL = (
     "terminating", "finished", "unschedulable", "scheduling", "starting", "running", "image-pull")
@@ -42,7 +44,7 @@ class PodDriver:
         self.ctx = ctx
         self.ips = IpAllocator()
         ctx.store.delete_hooks[PODS.key] = self._delete_hook
-        ctx.queue.register("launcher-pod", self._reap)
+        ctx.queue.register(KUBELET_QUEUE, self._reap)
         ctx.watch(PODS, lambda ev: ctx.gates.reset(ev.obj["metadata"]["uid"]) if ev.type == "DELETED" else None)
 
     # ------------------------------------------------------------ start-up
@@ -109,41 +111,56 @@ class PodDriver:
     # ------------------------------------------------------------ deletion
 
     def _delete_hook(self, res: ResourceType, pod: Obj, options: dict[str, Any]) -> bool:
-        """Launcher pods terminate gracefully; everything else goes at once (no kubelet here)."""
+        """Graceful pod deletion (kube-apiserver's pod strategy, kubelet): a pod that runs on a node
+        gets a deletionTimestamp and stays listed, Terminating, until the emulated kubelet ends it;
+        a pod that never got a node, has finished, or is deleted with grace 0 goes at once."""
         meta = pod["metadata"]
-        if not is_launcher(pod):
-            return False
+        grace = options.get("gracePeriodSeconds")
         if meta.get("deletionTimestamp"):
+            current = int(meta.get("deletionGracePeriodSeconds") or 0)
+            if grace is not None and int(grace) < current:  # a second DELETE may only shorten the grace
+                if int(grace) <= 0:
+                    return False
+                self.ctx.store.mutate(PODS, meta["namespace"], meta["name"],
+                                      lambda o: o["metadata"].update({"deletionGracePeriodSeconds": int(grace)}),
+                                      status=True)
+                self.ctx.gates.reset(meta["uid"], "kubelet")
+                self.ctx.queue.add(KUBELET_QUEUE, meta["namespace"], meta["name"])
             return True
         if pod_final(pod) or not dig(pod, "spec", "nodeName"):
             return False
-        grace = options.get("gracePeriodSeconds")
         if grace is None:
             grace = dig(pod, "spec", "terminationGracePeriodSeconds", default=30)
+        if int(grace) <= 0:
+            return False
 
         def mark(o: Obj) -> None:
             o["metadata"]["deletionTimestamp"] = now_rfc3339()
             o["metadata"]["deletionGracePeriodSeconds"] = int(grace)
 
         self.ctx.store.mutate(PODS, meta["namespace"], meta["name"], mark, status=True)
-        self.ctx.queue.add("launcher-pod", meta["namespace"], meta["name"])
+        self.ctx.queue.add(KUBELET_QUEUE, meta["namespace"], meta["name"])
         return True
 
     def _reap(self, ns: str, name: str) -> None:
+        """The kubelet of a Terminating pod: once its containers have exited (``pod.terminate``,
+        at most the grace period) the pod is removed.  A launcher pod of a VMI that is shutting
+        down waits for the VMI to be final: virt-launcher exits when the domain is gone."""
         ctx = self.ctx
         pod = ctx.store.peek(PODS, ns, name)
         if pod is None or not pod["metadata"].get("deletionTimestamp"):
             return
         owner = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-        if owner is not None:
+        if owner is not None and is_launcher(pod) and not pod_final(pod):
             vmi = ctx.store.peek(VMIS, ns, owner.get("name", ""))
             if (vmi is not None and vmi["metadata"]["uid"] == owner.get("uid")
                     and vmi["metadata"].get("deletionTimestamp")
-                    and dig(vmi, "status", "phase") not in ("Succeeded", "Failed")):
+                    and dig(vmi, "status", "phase") == "Running"):
                 return  # the VMI's own shutdown finishes this pod
         grace = int(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
-        seconds = 0.0 if grace == 0 else min(ctx.timing.duration("pod.terminate"), float(grace))
-        if ctx.gate(pod["metadata"]["uid"], "pod", f"terminate:{grace}", seconds, ("launcher-pod", ns, name)):
+        key = (KUBELET_QUEUE, ns, name)
+        seconds = 0.0 if grace == 0 else min(ctx.duration("pod.terminate", key), float(grace))
+        if ctx.gate(pod["metadata"]["uid"], "kubelet", f"terminate:{grace}", seconds, key):
             self.finish(ns, name)
 
     def finish(self, ns: str, name: str) -> None:

@@ -18,7 +18,7 @@ from .guest_info import guest_os_info
 from .guests import GuestHandle
 from .indexes import VMI_PHASE
 from .launcher import (
-    ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, grace_period, image_pull_state, launcher_pod, pod_final,
+    ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_state, launcher_pod, pod_final,
     set_readiness_gate,
 )
 from .pods import IMAGE_PULL, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, is_launcher, pods_of
@@ -117,9 +117,9 @@ class VMIController(VMIBase):
         if grace is not None:
             rt.delete_grace = int(grace)
 
-        def mark(o: Obj) -> None:
+        def mark(o: Obj) -> None:  # custom resources have no graceful deletion: the grace goes to virt-handler
             o["metadata"]["deletionTimestamp"] = now_rfc3339()
-            o["metadata"]["deletionGracePeriodSeconds"] = int(grace) if grace is not None else grace_period(o)
+            o["metadata"]["deletionGracePeriodSeconds"] = 0
 
         self.ctx.store.mutate(VMIS, meta["namespace"], meta["name"], mark, status=True)
         self._enqueue(meta["namespace"], meta["name"])
