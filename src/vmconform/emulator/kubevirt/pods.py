@@ -6,15 +6,15 @@ from typing import Any
 
 from ..resources import NODES, PODS, VMIS, ResourceType, dig
 from ..timeutil import now_rfc3339
-from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LAUNCHER_VALUE
+from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LAUNCHER_VALUE, READINESS_GATE_UNPAUSED
 from .context import KubeVirtContext
 from .indexes import POD_CREATED_BY
 from .launcher import (
-    ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_message, image_pull_state, mark_image_pull, mark_running,
+    GATE_NOT_PAUSED, GATE_PAUSED, ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_message, image_pull_state, mark_image_pull, mark_running,
     mark_scheduled, mark_unschedulable, pod_final, unpullable,
 )
 from .scheduler import IpAllocator, schedule
-from .util import get_condition
+from .util import get_condition, set_condition
 from .workqueue import Key
 
 Obj = dict[str, Any]
@@ -167,3 +167,40 @@ class PodDriver:
         """Remove a pod now (its containers have exited)."""
         if self.ctx.store.peek(PODS, ns, name) is not None:
             self.ctx.store.finish_delete(PODS, ns, name)
+
+
+# ---------------------------------------------------------------- pause: readiness gate, then kubelet (W7/W8)
+
+
+def gate_status(pod: Obj) -> str | None:
+    """The launcher pod's ``kubevirt.io/virtual-machine-unpaused`` condition status, if set."""
+    cond = get_condition(pod, READINESS_GATE_UNPAUSED)
+    return cond.get("status") if cond else None
+
+
+def write_gate(pod: Obj, paused: bool) -> None:
+    """virt-controller's ``syncPausedConditionToPod``: only the readiness-gate condition changes."""
+    reason, message = GATE_PAUSED if paused else GATE_NOT_PAUSED
+    set_condition(pod.setdefault("status", {}), READINESS_GATE_UNPAUSED, "False" if paused else "True",
+                  reason, message, probe=True)
+
+
+def kubelet_ready(pod: Obj) -> tuple[str, str, str]:
+    """The Ready condition the kubelet computes from the containers and the readiness gates."""
+    containers = get_condition(pod, "ContainersReady") or {}
+    if containers.get("status") != "True":
+        return "False", containers.get("reason", "ContainersNotReady"), containers.get("message", "")
+    for gate in dig(pod, "spec", "readinessGates", default=[]) or []:
+        ctype = gate.get("conditionType", "")
+        cond = get_condition(pod, ctype)
+        if cond is None or cond.get("status") != "True":
+            status = cond.get("status", "") if cond else ""
+            return ("False", "ReadinessGatesNotReady",
+                    f'the status of pod readiness gate "{ctype}" is not "True", but {status}' if status
+                    else f'corresponding condition of pod readiness gate "{ctype}" does not exist.')
+    return "True", "", ""
+
+
+def write_ready(pod: Obj) -> None:
+    status, reason, message = kubelet_ready(pod)
+    set_condition(pod.setdefault("status", {}), "Ready", status, reason, message)

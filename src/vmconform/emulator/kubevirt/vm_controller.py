@@ -82,7 +82,7 @@ class VMController:
         assert ctx is not None
         self._sync_pending.pop(("vm", ns, name), None)
         vm = ctx.store.peek(VMS, ns, name)
-        if vm is None:
+        if vm is None or ctx.observe_api_version(VMS, vm):
             return
         vmi = self._vmi_of(vm)
         if vm["metadata"].get("deletionTimestamp"):
