@@ -75,6 +75,11 @@ class SuiteController:
     def _emulator_settings(self) -> EmulatorSettings:
         o = self.config.getoption
         seed = o("emulator_seed")
+        if seed is None and o("emulator_timing") == "adversarial":
+            from .emulator.kubevirt.timing import random_seed
+
+            seed = random_seed()  # printed, so a failing run can be replayed
+            print(f"\nvmconform: adversarial timing with --emulator-seed {seed}", file=sys.stderr, flush=True)
         return EmulatorSettings(
             nodes=int(o("emulator_nodes")), timing=o("emulator_timing"),
             seed=int(seed) if seed is not None else None, faults=tuple(o("emulator_fault")),

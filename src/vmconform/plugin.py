@@ -34,8 +34,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--timeout-scale", default="1", help="multiply every timeout of the table by this factor")
     g.addoption("--keep", default="never", help="keep scenario namespaces: never (default), on-failure, always")
     g.addoption("--report-dir", default="reports", help="where summary.json, summary.md and evidence/ go")
-    g.addoption("--emulator-timing", default="fast", help="emulated cluster timing profile: fast or realistic")
-    g.addoption("--emulator-seed", default=None, help="seed of the emulated cluster's jitter")
+    g.addoption("--emulator-timing", default="fast",
+                help="emulated cluster timing profile: fast, realistic or adversarial")
+    g.addoption("--emulator-seed", default=None,
+                help="seed of the emulated cluster's timing (adversarial without one: a fresh seed, printed)")
     g.addoption("--emulator-nodes", default="2", help="schedulable nodes of the emulated cluster")
     g.addoption("--emulator-storage", default="rwx,rwo",
                 help="storage classes of the emulated cluster: rwx,rwo (default) or rwo")
@@ -82,8 +84,11 @@ def settings_from(config: pytest.Config) -> Settings:
     keep = config.getoption("keep")
     if keep not in KEEP_CHOICES:
         raise OptionError(f"--keep must be one of {', '.join(KEEP_CHOICES)}, not {keep!r}")
-    if config.getoption("emulator_timing") not in ("fast", "realistic"):
-        raise OptionError(f"--emulator-timing must be fast or realistic, not {config.getoption('emulator_timing')!r}")
+    from .emulator.kubevirt.timing import PROFILES as TIMING_PROFILES
+
+    if config.getoption("emulator_timing") not in TIMING_PROFILES:
+        raise OptionError(f"--emulator-timing must be one of {', '.join(TIMING_PROFILES)}, "
+                          f"not {config.getoption('emulator_timing')!r}")
     for name in ("emulator_nodes", "emulator_seed"):
         value = config.getoption(name)
         if value is not None and not str(value).lstrip("-").isdigit():

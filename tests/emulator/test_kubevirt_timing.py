@@ -13,7 +13,10 @@ from vmconform.emulator.kubevirt.timing import STEPS, Timing
 
 def test_fast_steps_are_tens_of_milliseconds_and_realistic_ones_seconds() -> None:
     fast, real = Timing("fast", seed=1), Timing("realistic", seed=1)
-    for step in STEPS:
+    for step, spec in STEPS.items():
+        if spec.window:  # a window KubeVirt lets be as short as nothing (§10): may be zero in fast
+            assert 0 <= fast.base(step) <= 0.1 and 0 < real.base(step) <= 2.0, step
+            continue
         assert 0 < fast.base(step) <= 0.1, step
         assert real.base(step) >= 0.3, step
     assert sum(real.base(s) for s in ("vmi.pending", "vmi.pod_create", "pod.schedule", "pod.start", "vmi.boot")) > 5

@@ -91,10 +91,11 @@ def scenario_ids() -> set[str]:
     return ids
 
 
-def run_suite(tmp_path: Path, fault: str, timeout_scale: float = 1.0) -> tuple[int, dict[str, Any], str]:
+def run_suite(tmp_path: Path, fault: str, timeout_scale: float = 1.0,
+              extra: list[str] | None = None) -> tuple[int, dict[str, Any], str]:
     report = tmp_path / "report"
     args = [sys.executable, "-m", "vmconform", "run", "--emulator-fault", fault, "-n", "4", "--no-html",
-            "--report-dir", str(report)]
+            "--report-dir", str(report), *(extra or [])]
     if timeout_scale != 1.0:
         args += ["--timeout-scale", str(timeout_scale)]
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=SUITE_TIMEOUT)
@@ -134,9 +135,10 @@ def test_every_fault_has_a_case_and_names_real_scenarios() -> None:
 
 
 @pytest.mark.parametrize("name", SLOW_FIRST)
-def test_behaviour_fault_is_caught_by_exactly_its_scenarios(name: str, tmp_path: Path) -> None:
+def test_behaviour_fault_is_caught_by_exactly_its_scenarios(name: str, tmp_path: Path,
+                                                            fault_run_args: list[str]) -> None:
     fault, case = F.FAULTS[name], CASES[name]
-    code, summary, out = run_suite(tmp_path, name, case.timeout_scale)
+    code, summary, out = run_suite(tmp_path, name, case.timeout_scale, fault_run_args)
     by_id = statuses(summary)
     table = "\n".join(f"  {b['status']:<13} {b['id']}: {b['reason'][:300]}" for b in by_id.values())
     assert code == exitcodes.NOT_CONFORMANT, f"exit {code}\n{table}\n{out[-2000:]}"
@@ -156,8 +158,9 @@ def test_behaviour_fault_is_caught_by_exactly_its_scenarios(name: str, tmp_path:
 
 
 @pytest.mark.parametrize("name", TRANSPORT_FAULTS)
-def test_transport_fault_leaves_the_verdict_conformant(name: str, tmp_path: Path) -> None:
-    code, summary, out = run_suite(tmp_path, name)
+def test_transport_fault_leaves_the_verdict_conformant(name: str, tmp_path: Path,
+                                                       fault_run_args: list[str]) -> None:
+    code, summary, out = run_suite(tmp_path, name, extra=fault_run_args)
     failed = {b["id"]: b["reason"] for b in summary["behaviours"] if b["status"] != "verified"}
     assert code == exitcodes.CONFORMANT and summary["verdict"] == "conformant", f"exit {code}: {failed}\n{out[-2000:]}"
     assert len(summary["behaviours"]) >= 12

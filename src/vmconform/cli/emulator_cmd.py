@@ -11,6 +11,7 @@ from typing import Any
 
 from ..emulator import Emulator, Options
 from ..emulator import kubeconfig as kubeconfig_mod
+from ..emulator.kubevirt.timing import ADVERSARIAL, PROFILES, random_seed
 from .exitcodes import USAGE
 
 
@@ -19,8 +20,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--write-kubeconfig", metavar="PATH", required=True, help="where to write the kubeconfig")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     p.add_argument("--nodes", type=int, default=2, help="schedulable worker nodes (default 2)")
-    p.add_argument("--timing", choices=("fast", "realistic"), default="fast")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--timing", choices=PROFILES, default="fast",
+                   help="how long each transition takes: fast (default), realistic, or adversarial "
+                        "(every window KubeVirt allows gets a seeded random length, zero to seconds)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the timing draws (adversarial without one: a fresh seed, printed)")
     p.add_argument("--fault", action="append", default=[], metavar="NAME",
                    help="fault profile to play (repeatable); see README")
     p.set_defaults(func=run)
@@ -35,7 +39,9 @@ async def serve(options: Options, path: Path, controllers: list[Any] | None = No
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     kubeconfig_mod.write(path, emu.kubeconfig())
-    print(f"vmconform emulator ready at {emu.url}; kubeconfig written to {path}", flush=True)
+    seed = f", seed {options.seed}" if options.seed is not None else ""
+    print(f"vmconform emulator ready at {emu.url}; kubeconfig written to {path}; timing {options.timing}{seed}",
+          flush=True)
     await stop.wait()
     await emu.stop()
 
@@ -56,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             print(f"vmconform: error: {problem}", file=sys.stderr)
             return USAGE
-    options = Options(nodes=args.nodes, timing=args.timing, seed=args.seed, faults=tuple(args.fault), port=args.port)
+    seed = args.seed if args.seed is not None or args.timing != ADVERSARIAL else random_seed()
+    options = Options(nodes=args.nodes, timing=args.timing, seed=seed, faults=tuple(args.fault), port=args.port)
     try:
         asyncio.run(serve(options, Path(args.write_kubeconfig)))
     except OSError as exc:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import verdict
 from ..backends import BACKENDS
+from ..emulator.kubevirt.timing import ADVERSARIAL, PROFILES as TIMING_PROFILES, random_seed
 from ..features import LANGS
 from ..session import KEEP_CHOICES, Settings
 from ..timeouts import parse_scale
@@ -48,8 +49,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--timeout-scale", default="1")
     p.add_argument("--keep", default="never", help="never, on-failure or always")
     p.add_argument("--report-dir", default="reports")
-    p.add_argument("--emulator-timing", default="fast", help="fast or realistic")
-    p.add_argument("--emulator-seed", default=None)
+    p.add_argument("--emulator-timing", default="fast", help="fast, realistic or adversarial")
+    p.add_argument("--emulator-seed", default=None,
+                   help="seed of the emulated cluster's timing (adversarial without one: a fresh seed, printed)")
     p.add_argument("--emulator-nodes", default="2")
     p.add_argument("--emulator-storage", default="rwx,rwo")
     p.add_argument("--emulator-fault", action="append", default=[], metavar="NAME")
@@ -97,8 +99,8 @@ def validate(args: argparse.Namespace) -> str | None:
         return str(exc)
     if args.keep not in KEEP_CHOICES:
         return f"--keep must be one of {', '.join(KEEP_CHOICES)}, not {args.keep!r}"
-    if args.emulator_timing not in ("fast", "realistic"):
-        return f"--emulator-timing must be fast or realistic, not {args.emulator_timing!r}"
+    if args.emulator_timing not in TIMING_PROFILES:
+        return f"--emulator-timing must be one of {', '.join(TIMING_PROFILES)}, not {args.emulator_timing!r}"
     for flag in ("emulator_nodes", "emulator_seed", "parallel"):
         value = getattr(args, flag)
         if value is not None and not (str(value).isdigit() or (flag == "parallel" and value == "auto")):
@@ -205,6 +207,10 @@ def run(args: argparse.Namespace) -> int:
         problem = precheck(args.kind_bin)
         if problem:
             return _fail(problem, exitcodes.PREREQUISITE_MISSING)
+    if args.emulator_timing == ADVERSARIAL and args.emulator_seed is None and not args.kubeconfig \
+            and args.cluster == "emulated":
+        args.emulator_seed = str(random_seed())  # one seed for every worker, printed so the run can be replayed
+        print(f"vmconform: adversarial timing with --emulator-seed {args.emulator_seed}", flush=True)
     report_dir = Path(args.report_dir).resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
     summary_file = report_dir / "summary.json"

@@ -302,7 +302,8 @@ class Store:
         meta = new["metadata"]
         meta["resourceVersion"] = str(self._next_rv())
         key = (meta.get("namespace", "") if res.namespaced else "", meta["name"])
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._ns_finalizers_pending(res, new):
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._ns_finalizers_pending(res, new) \
+                and not self._terminating_gracefully(res, new):
             self._buckets[res.key].remove(key)
             self._publish("DELETED", res, new)
             self._after_delete(res, new)
@@ -310,6 +311,13 @@ class Store:
         self._buckets[res.key].put(key, new)
         self._publish("MODIFIED", res, new, current)
         return clone(new)
+
+    @staticmethod
+    def _terminating_gracefully(res: ResourceType, obj: Obj) -> bool:
+        """A pod deleted with a grace period stays (Terminating) until its kubelet ends it
+        (``finish_delete``); only pods have graceful deletion (kube-apiserver's pod strategy)."""
+        return res.group == "" and res.plural == "pods" and \
+            int(obj["metadata"].get("deletionGracePeriodSeconds") or 0) > 0
 
     def _ns_finalizers_pending(self, res: ResourceType, obj: Obj) -> bool:
         return res is NAMESPACES and bool((obj.get("spec") or {}).get("finalizers"))

@@ -25,6 +25,10 @@ Obj = dict[str, Any]
 EventFn = Callable[[Event], None]
 
 _ATTR = "_kubevirt_context"
+# pkg/controller/controller.go SetLatestApiVersionAnnotation (ApiLatestVersion, ApiStorageVersion: v1)
+ANNO_LATEST_OBSERVED = "kubevirt.io/latest-observed-api-version"
+ANNO_STORAGE_OBSERVED = "kubevirt.io/storage-observed-api-version"
+API_VERSION_OBSERVED = {ANNO_LATEST_OBSERVED: "v1", ANNO_STORAGE_OBSERVED: "v1"}
 
 
 class KubeVirtContext:
@@ -39,7 +43,7 @@ class KubeVirtContext:
             self.loop = asyncio.get_event_loop()
         self.faults: frozenset[str] = frozenset(getattr(self.options, "faults", ()) or ())
         self.timing = Timing.from_options(self.options)
-        self.rng = random.Random(getattr(self.options, "seed", None))
+        self.rng = random.Random(self.timing.seed)
         self.behaviour = Behaviour(self.faults, self)
         self.queue = WorkQueue(self.loop)
         self.gates = Gates(self.queue, recorder=getattr(emulator, "metrics", None))
@@ -64,8 +68,26 @@ class KubeVirtContext:
 
     def gate(self, owner: str, lane: str, stage: str, step: str | float, key: Key) -> bool:
         """True once the step's duration has passed since ``stage`` was first asked for (then consumed)."""
-        seconds = step if isinstance(step, (int, float)) else self.timing.duration(step)
+        seconds = step if isinstance(step, (int, float)) else self.timing.duration(step, key)
         return self.gates.ready(owner, lane, stage, float(seconds), key, step if isinstance(step, str) else "")
+
+    def observe_api_version(self, res: ResourceType, obj: Obj) -> bool:
+        """A controller's first step on an object (§10 W12): stamp the API versions it observed, as an
+        update of its own, and stop there (the update's event brings the object back).  True if it wrote."""
+        annotations = obj["metadata"].get("annotations") or {}
+        if annotations.get(ANNO_LATEST_OBSERVED) == API_VERSION_OBSERVED[ANNO_LATEST_OBSERVED]:
+            return False
+
+        def stamp(o: Obj) -> None:
+            o["metadata"]["annotations"] = {**(o["metadata"].get("annotations") or {}), **API_VERSION_OBSERVED}
+
+        meta = obj["metadata"]
+        self.store.mutate(res, meta.get("namespace"), meta["name"], stamp)
+        return True
+
+    def duration(self, step: str, key: Key | None = None) -> float:
+        """A step's duration for the object ``key`` (seeded per object under the adversarial profile)."""
+        return self.timing.duration(step, key)
 
     def close(self) -> None:
         self.queue.close()

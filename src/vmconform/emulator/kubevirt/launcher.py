@@ -80,7 +80,7 @@ def launcher_pod(vmi: Obj, migration: Obj | None = None, added_selector: dict[st
         "volumes": volumes,
         "nodeSelector": node_selector,
         "restartPolicy": "Never",
-        "terminationGracePeriodSeconds": grace_period(vmi) + LAUNCHER_GRACE_PADDING_S,
+        "terminationGracePeriodSeconds": grace_period(vmi) + 2 * LAUNCHER_GRACE_PADDING_S,  # padding + kill-after
         "readinessGates": [{"conditionType": READINESS_GATE_UNPAUSED}],
         "hostname": hostname(vmi),
         "automountServiceAccountToken": False,

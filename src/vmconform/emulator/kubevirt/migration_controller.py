@@ -167,12 +167,15 @@ class MigrationController:
         ctx = self.ctx
         assert ctx is not None
         mig = ctx.store.peek(VMIMS, ns, name)
-        if mig is None:
+        if mig is None or (not mig["metadata"].get("deletionTimestamp") and ctx.observe_api_version(VMIMS, mig)):
             return
         phase = dig(mig, "status", "phase", default="") or ""
         vmi = ctx.store.peek(VMIS, ns, dig(mig, "spec", "vmiName", default=""))
         if mig["metadata"].get("deletionTimestamp"):
             self._cancel(mig, vmi, phase)
+            return
+        if phase == C.MIG_SUCCEEDED:
+            self._source_exit(mig)
             return
         if phase in C.MIG_FINAL:
             return
@@ -369,21 +372,41 @@ class MigrationController:
         return True
 
     def _transfer(self, mig: Obj, vmi: Obj) -> None:
+        """The end of a migration, in KubeVirt's order (§10 W9, W10):
+
+        1. the target's ack: ``migrationState.endTimestamp``, ``status.nodeName`` and the
+           ``kubevirt.io/nodeName`` label in one write, ``launcherContainerImageVersion`` cleared;
+        2. after ``migration.finalize``: ``migrationState.completed``;
+        3. the VMIM is Succeeded as soon as the migration controller sees ``completed`` — nothing
+           waits for the source pod, which ends afterwards (``migration.source_exit``).
+        """
         ctx = self.ctx
         assert ctx is not None
+        state = dig(vmi, "status", "migrationState", default={}) or {}
+        mine = state.get("migrationUid") == mig["metadata"]["uid"]
+        if mine and state.get("endTimestamp") and not state.get("failed"):
+            if not state.get("completed"):
+                if ctx.gate(mig["metadata"]["uid"], "mig", "finalize", "migration.finalize", self._key(mig)):
+                    self._write_vmi(vmi, lambda o: o["status"]["migrationState"].update({"completed": True}))
+                return
+            self._succeed(mig, vmi)
+            return
         if not self._target_alive(mig):
             return
         if not ctx.gate(mig["metadata"]["uid"], "mig", "transfer", ctx.behaviour.transfer_step(), self._key(mig)):
             return
         if not ctx.behaviour.migration_completes(mig):
             return
+        self._ack(mig, vmi)
+
+    def _ack(self, mig: Obj, vmi: Obj) -> None:
+        """virt-handler on the target (``ackMigrationCompletion``): the VMI now runs there."""
+        ctx = self.ctx
+        assert ctx is not None
         ns = vmi["metadata"]["namespace"]
         target = self.target_pod(mig)
         assert target is not None
         target_node = target["spec"]["nodeName"]
-        source_name = dig(vmi, "status", "migrationState", "sourcePod")
-        if source_name and ctx.store.peek(PODS, ns, source_name) is not None:
-            ctx.store.mutate(PODS, ns, source_name, lambda o: mark_finished(o, True), status=True)
         vc = ctx.vmi_controller
         ip = dig(target, "status", "podIP", default="")
         now = now_rfc3339()
@@ -391,10 +414,11 @@ class MigrationController:
         def fn(o: Obj) -> None:
             st = o.setdefault("status", {})
             ms = st.setdefault("migrationState", {})
-            ms.update({"completed": True, "endTimestamp": now, "targetNodeDomainDetected": True,
-                       "targetNodeDomainReadyTimestamp": now})
+            ms.update({"endTimestamp": now, "targetNodeDomainDetected": True, "targetNodeDomainReadyTimestamp": now})
             ms.pop("failed", None)
             st["nodeName"] = target_node
+            st.pop("launcherContainerImageVersion", None)  # virt-controller fills it in again from the target pod
+            st["migrationTransport"] = "Unix"
             labels = o["metadata"].setdefault("labels", {})
             labels[C.LABEL_NODE_NAME] = target_node
             labels.pop(C.LABEL_MIGRATION_TARGET_NODE, None)
@@ -409,6 +433,8 @@ class MigrationController:
             ctx.behaviour.migrate_guest(handle)
         vmi = ctx.store.peek(VMIS, ns, vmi["metadata"]["name"]) or vmi
         self._event(vmi, C.EV_NORMAL, "Migrated", f"The VirtualMachineInstance migrated to node {target_node}.", True)
+
+    def _succeed(self, mig: Obj, vmi: Obj) -> None:
         state = dict(dig(vmi, "status", "migrationState", default={}) or {})
 
         def done(o: Obj) -> None:
@@ -419,6 +445,18 @@ class MigrationController:
         self._write(mig, done)
         self._event(mig, C.EV_NORMAL, "SuccessfulMigration", "Source node reported migration succeeded")
         self._after_final(mig)
+
+    def _source_exit(self, mig: Obj) -> None:
+        """After a successful migration virt-launcher on the source exits: its pod completes (W9)."""
+        ctx = self.ctx
+        assert ctx is not None
+        ns = mig["metadata"]["namespace"]
+        source = dig(mig, "status", "migrationState", "sourcePod")
+        pod = ctx.store.peek(PODS, ns, source) if source else None
+        if pod is None or pod_final(pod) or pod["metadata"].get("deletionTimestamp"):
+            return
+        if ctx.gate(mig["metadata"]["uid"], "source", "exit", "migration.source_exit", self._key(mig)):
+            ctx.store.mutate(PODS, ns, source, lambda o: mark_finished(o, True), status=True)
 
     # ------------------------------------------------------------ cancellation and garbage collection
 

@@ -6,18 +6,20 @@ from typing import Any
 
 from ..resources import NODES, PODS, VMIS, ResourceType, dig
 from ..timeutil import now_rfc3339
-from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LAUNCHER_VALUE
+from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LAUNCHER_VALUE, READINESS_GATE_UNPAUSED
 from .context import KubeVirtContext
 from .indexes import POD_CREATED_BY
 from .launcher import (
-    ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_message, image_pull_state, mark_image_pull, mark_running,
+    GATE_NOT_PAUSED, GATE_PAUSED, ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_message, image_pull_state, mark_image_pull, mark_running,
     mark_scheduled, mark_unschedulable, pod_final, unpullable,
 )
 from .scheduler import IpAllocator, schedule
-from .util import get_condition
+from .util import get_condition, set_condition
 from .workqueue import Key
 
 Obj = dict[str, Any]
+
+KUBELET_QUEUE = "launcher-pod"  # work-queue kind of the emulated kubelet's pod terminations
 
 # What ``PodDriver.advance`` reports.
 TERMINATING, FINISHED, UNSCHEDULABLE, SCHEDULING, STARTING, RUNNING, IMAGE_PULL = (
@@ -42,7 +44,7 @@ class PodDriver:
         self.ctx = ctx
         self.ips = IpAllocator()
         ctx.store.delete_hooks[PODS.key] = self._delete_hook
-        ctx.queue.register("launcher-pod", self._reap)
+        ctx.queue.register(KUBELET_QUEUE, self._reap)
         ctx.watch(PODS, lambda ev: ctx.gates.reset(ev.obj["metadata"]["uid"]) if ev.type == "DELETED" else None)
 
     # ------------------------------------------------------------ start-up
@@ -109,44 +111,96 @@ class PodDriver:
     # ------------------------------------------------------------ deletion
 
     def _delete_hook(self, res: ResourceType, pod: Obj, options: dict[str, Any]) -> bool:
-        """Launcher pods terminate gracefully; everything else goes at once (no kubelet here)."""
+        """Graceful pod deletion (kube-apiserver's pod strategy, kubelet): a pod that runs on a node
+        gets a deletionTimestamp and stays listed, Terminating, until the emulated kubelet ends it;
+        a pod that never got a node, has finished, or is deleted with grace 0 goes at once."""
         meta = pod["metadata"]
-        if not is_launcher(pod):
-            return False
+        grace = options.get("gracePeriodSeconds")
         if meta.get("deletionTimestamp"):
+            current = int(meta.get("deletionGracePeriodSeconds") or 0)
+            if grace is not None and int(grace) < current:  # a second DELETE may only shorten the grace
+                if int(grace) <= 0:
+                    return False
+                self.ctx.store.mutate(PODS, meta["namespace"], meta["name"],
+                                      lambda o: o["metadata"].update({"deletionGracePeriodSeconds": int(grace)}),
+                                      status=True)
+                self.ctx.gates.reset(meta["uid"], "kubelet")
+                self.ctx.queue.add(KUBELET_QUEUE, meta["namespace"], meta["name"])
             return True
         if pod_final(pod) or not dig(pod, "spec", "nodeName"):
             return False
-        grace = options.get("gracePeriodSeconds")
         if grace is None:
             grace = dig(pod, "spec", "terminationGracePeriodSeconds", default=30)
+        if int(grace) <= 0:
+            return False
 
         def mark(o: Obj) -> None:
             o["metadata"]["deletionTimestamp"] = now_rfc3339()
             o["metadata"]["deletionGracePeriodSeconds"] = int(grace)
 
         self.ctx.store.mutate(PODS, meta["namespace"], meta["name"], mark, status=True)
-        self.ctx.queue.add("launcher-pod", meta["namespace"], meta["name"])
+        self.ctx.queue.add(KUBELET_QUEUE, meta["namespace"], meta["name"])
         return True
 
     def _reap(self, ns: str, name: str) -> None:
+        """The kubelet of a Terminating pod: once its containers have exited (``pod.terminate``,
+        at most the grace period) the pod is removed.  A launcher pod of a VMI that is shutting
+        down waits for the VMI to be final: virt-launcher exits when the domain is gone."""
         ctx = self.ctx
         pod = ctx.store.peek(PODS, ns, name)
         if pod is None or not pod["metadata"].get("deletionTimestamp"):
             return
         owner = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-        if owner is not None:
+        if owner is not None and is_launcher(pod) and not pod_final(pod):
             vmi = ctx.store.peek(VMIS, ns, owner.get("name", ""))
             if (vmi is not None and vmi["metadata"]["uid"] == owner.get("uid")
                     and vmi["metadata"].get("deletionTimestamp")
-                    and dig(vmi, "status", "phase") not in ("Succeeded", "Failed")):
+                    and dig(vmi, "status", "phase") == "Running"):
                 return  # the VMI's own shutdown finishes this pod
         grace = int(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
-        seconds = 0.0 if grace == 0 else min(ctx.timing.duration("pod.terminate"), float(grace))
-        if ctx.gate(pod["metadata"]["uid"], "pod", f"terminate:{grace}", seconds, ("launcher-pod", ns, name)):
+        key = (KUBELET_QUEUE, ns, name)
+        seconds = 0.0 if grace == 0 else min(ctx.duration("pod.terminate", key), float(grace))
+        if ctx.gate(pod["metadata"]["uid"], "kubelet", f"terminate:{grace}", seconds, key):
             self.finish(ns, name)
 
     def finish(self, ns: str, name: str) -> None:
         """Remove a pod now (its containers have exited)."""
         if self.ctx.store.peek(PODS, ns, name) is not None:
             self.ctx.store.finish_delete(PODS, ns, name)
+
+
+# ---------------------------------------------------------------- pause: readiness gate, then kubelet (W7/W8)
+
+
+def gate_status(pod: Obj) -> str | None:
+    """The launcher pod's ``kubevirt.io/virtual-machine-unpaused`` condition status, if set."""
+    cond = get_condition(pod, READINESS_GATE_UNPAUSED)
+    return cond.get("status") if cond else None
+
+
+def write_gate(pod: Obj, paused: bool) -> None:
+    """virt-controller's ``syncPausedConditionToPod``: only the readiness-gate condition changes."""
+    reason, message = GATE_PAUSED if paused else GATE_NOT_PAUSED
+    set_condition(pod.setdefault("status", {}), READINESS_GATE_UNPAUSED, "False" if paused else "True",
+                  reason, message, probe=True)
+
+
+def kubelet_ready(pod: Obj) -> tuple[str, str, str]:
+    """The Ready condition the kubelet computes from the containers and the readiness gates."""
+    containers = get_condition(pod, "ContainersReady") or {}
+    if containers.get("status") != "True":
+        return "False", containers.get("reason", "ContainersNotReady"), containers.get("message", "")
+    for gate in dig(pod, "spec", "readinessGates", default=[]) or []:
+        ctype = gate.get("conditionType", "")
+        cond = get_condition(pod, ctype)
+        if cond is None or cond.get("status") != "True":
+            status = cond.get("status", "") if cond else ""
+            return ("False", "ReadinessGatesNotReady",
+                    f'the status of pod readiness gate "{ctype}" is not "True", but {status}' if status
+                    else f'corresponding condition of pod readiness gate "{ctype}" does not exist.')
+    return "True", "", ""
+
+
+def write_ready(pod: Obj) -> None:
+    status, reason, message = kubelet_ready(pod)
+    set_condition(pod.setdefault("status", {}), "Ready", status, reason, message)

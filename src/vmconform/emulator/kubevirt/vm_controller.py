@@ -25,6 +25,7 @@ Obj = dict[str, Any]
 class VMController:
     def __init__(self) -> None:
         self.ctx: KubeVirtContext | None = None
+        self._sync_pending: dict[tuple[str, str, str], float] = {}  # VM key → when its delayed reconcile runs
 
     async def start(self, emulator: "Emulator") -> None:
         ctx = self.ctx = context_of(emulator)
@@ -45,10 +46,21 @@ class VMController:
             self.ctx.queue.add("vm", ev.obj["metadata"]["namespace"], ev.obj["metadata"]["name"])
 
     def _on_vmi(self, ev: Event) -> None:
-        assert self.ctx is not None
+        """A VMI changed: the VM controller reconciles after ``vm.sync`` (its work queue may coalesce
+        several VMI updates into one reconcile, so a short-lived VMI state need never reach the VM)."""
+        ctx = self.ctx
+        assert ctx is not None
         meta = ev.obj["metadata"]
         owner = next((r for r in meta.get("ownerReferences") or [] if r.get("kind") == "VirtualMachine"), None)
-        self.ctx.queue.add("vm", meta["namespace"], owner.get("name", meta["name"]) if owner else meta["name"])
+        key = ("vm", meta["namespace"], owner.get("name", meta["name"]) if owner else meta["name"])
+        if self._sync_pending.get(key, -1.0) > ctx.loop.time():
+            return  # a reconcile is already due; it reads whatever the VMI is by then
+        delay = ctx.duration("vm.sync", key)
+        if delay <= 0:
+            ctx.queue.add(*key)
+            return
+        self._sync_pending[key] = ctx.loop.time() + delay
+        ctx.queue.add_after(delay, *key)
 
     def _on_pvc(self, ev: Event) -> None:
         assert self.ctx is not None
@@ -68,8 +80,9 @@ class VMController:
     def reconcile(self, ns: str, name: str) -> None:
         ctx = self.ctx
         assert ctx is not None
+        self._sync_pending.pop(("vm", ns, name), None)
         vm = ctx.store.peek(VMS, ns, name)
-        if vm is None:
+        if vm is None or ctx.observe_api_version(VMS, vm):
             return
         vmi = self._vmi_of(vm)
         if vm["metadata"].get("deletionTimestamp"):

@@ -18,10 +18,13 @@ from .guest_info import guest_os_info
 from .guests import GuestHandle
 from .indexes import VMI_PHASE
 from .launcher import (
-    ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, grace_period, image_pull_state, launcher_pod, pod_final,
+    ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_state, launcher_pod, pod_final,
     set_readiness_gate,
 )
-from .pods import IMAGE_PULL, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, is_launcher, pods_of
+from .pods import (
+    IMAGE_PULL, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, gate_status, is_launcher, kubelet_ready, pods_of,
+    write_gate, write_ready,
+)
 from .util import add_finalizer, copy_condition, get_condition, has_condition, remove_condition, set_condition
 from .vmi_shutdown import VMIBase
 from .vmi_spec import (
@@ -117,9 +120,9 @@ class VMIController(VMIBase):
         if grace is not None:
             rt.delete_grace = int(grace)
 
-        def mark(o: Obj) -> None:
+        def mark(o: Obj) -> None:  # custom resources have no graceful deletion: the grace goes to virt-handler
             o["metadata"]["deletionTimestamp"] = now_rfc3339()
-            o["metadata"]["deletionGracePeriodSeconds"] = int(grace) if grace is not None else grace_period(o)
+            o["metadata"]["deletionGracePeriodSeconds"] = 0
 
         self.ctx.store.mutate(VMIS, meta["namespace"], meta["name"], mark, status=True)
         self._enqueue(meta["namespace"], meta["name"])
@@ -166,8 +169,9 @@ class VMIController(VMIBase):
     # ------------------------------------------------------------ reconcile
 
     def reconcile(self, ns: str, name: str) -> None:
+        assert self.ctx is not None
         vmi = self._vmi(ns, name)
-        if vmi is None:
+        if vmi is None or (not vmi["metadata"].get("deletionTimestamp") and self.ctx.observe_api_version(VMIS, vmi)):
             return
         rt = self.rt(vmi["metadata"]["uid"])
         if vmi["metadata"].get("deletionTimestamp"):
@@ -395,6 +399,7 @@ class VMIController(VMIBase):
                 return
         elif rt.want_paused is not None:
             rt.want_paused = None
+        pod = self._sync_pause_to_pod(vmi, pod, key)
         if handle is not None and handle.has_agent and not has_condition(vmi, C.COND_AGENT_CONNECTED) \
                 and not paused and ctx.gate(uid, "agent", "connect", "guest.agent", key):
             image = handle.image
@@ -408,10 +413,16 @@ class VMIController(VMIBase):
 
             self._write(vmi, agent)
             return
+        image = next((c.get("image") for c in dig(pod, "spec", "containers", default=[]) or []
+                      if c.get("name") == "compute"), None)
+        if image and not dig(vmi, "status", "launcherContainerImageVersion"):  # cleared by a migration's ack
+            self._write(vmi, lambda o: o.setdefault("status", {}).update({"launcherContainerImageVersion": image}))
         if get_condition(vmi, C.COND_READY) != ready_preview(vmi, pod):
             self._write(vmi, lambda o: sync_ready(o.setdefault("status", {}), pod))
 
     def _set_paused(self, vmi: Obj, pod: Obj, handle: GuestHandle | None, paused: bool) -> None:
+        """virt-handler: the domain is paused (resumed) and the VMI's Paused condition written — first
+        and alone; the pod's readiness gate, the pod's Ready and the VMI's Ready follow (W7/W8)."""
         ctx = self.ctx
         assert ctx is not None
         if handle is not None:
@@ -419,9 +430,6 @@ class VMIController(VMIBase):
                 ctx.behaviour.pause_guest(handle)
             else:
                 ctx.behaviour.unpause_guest(handle)
-        ctx.store.mutate(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"],
-                         lambda o: set_readiness_gate(o, paused), status=True)
-        pod = ctx.store.peek(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"]) or pod
 
         def fn(o: Obj) -> None:
             st = o.setdefault("status", {})
@@ -429,10 +437,26 @@ class VMIController(VMIBase):
                 set_condition(st, C.COND_PAUSED, "True", *C.REASON_PAUSED_BY_USER, probe=True)
             else:
                 remove_condition(st, C.COND_PAUSED)
-            sync_ready(st, pod)
 
         self._write(vmi, fn)
         if paused:
             self._event(vmi, C.EV_NORMAL, "Paused", "VirtualMachineInstance paused")
         else:
             self._event(vmi, C.EV_NORMAL, "Unpaused", "VirtualMachineInstance unpaused")
+
+    def _sync_pause_to_pod(self, vmi: Obj, pod: Obj, key: tuple[str, str, str]) -> Obj:
+        """virt-controller patches the pod's readiness gate after ``vmi.pause_gate``; the kubelet
+        recomputes the pod's Ready after ``pod.readiness``.  Returns the pod as it is now."""
+        ctx = self.ctx
+        assert ctx is not None
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        paused = has_condition(vmi, C.COND_PAUSED, "True")
+        want = "False" if paused else "True"
+        if gate_status(pod) != want and ctx.gate(vmi["metadata"]["uid"], "podgate", want, "vmi.pause_gate", key):
+            pod = ctx.store.mutate(PODS, ns, name, lambda o: write_gate(o, paused), status=True) or pod
+        if dig(pod, "status", "phase") == "Running":
+            ready = kubelet_ready(pod)[0]
+            current = (get_condition(pod, "Ready") or {}).get("status")
+            if current != ready and ctx.gate(pod["metadata"]["uid"], "readiness", ready, "pod.readiness", key):
+                pod = ctx.store.mutate(PODS, ns, name, write_ready, status=True) or pod
+        return ctx.store.peek(PODS, ns, name) or pod

@@ -36,11 +36,19 @@ def is_final(vmi: Obj | None) -> bool:
     return vmi is not None and dig(vmi, "status", "phase") in C.FINAL_PHASES
 
 
+def pod_down(pod: Obj) -> bool:
+    """``IsPodDownOrGoingDown``: deleted, finished, or its compute container has exited."""
+    if pod["metadata"].get("deletionTimestamp") or dig(pod, "status", "phase") in ("Succeeded", "Failed"):
+        return True
+    return any(cs.get("name") == "compute" and (cs.get("state") or {}).get("terminated") is not None
+               for cs in dig(pod, "status", "containerStatuses", default=[]) or [])
+
+
 def sync_ready(status: Obj, pod: Obj | None) -> None:
     """``syncReadyConditionFromPod`` (§3.3)."""
     if pod is None:
         set_condition(status, C.COND_READY, "False", *C.REASON_POD_NOT_EXISTS)
-    elif pod["metadata"].get("deletionTimestamp"):
+    elif pod_down(pod):
         set_condition(status, C.COND_READY, "False", *C.REASON_POD_TERMINATING)
     elif status.get("phase") != C.RUNNING:
         set_condition(status, C.COND_READY, "False", *C.REASON_GUEST_NOT_RUNNING)
