@@ -63,9 +63,9 @@ CASES: dict[str, Case] = {
                                               r"the VM was restarted, not live-migrated",
                                    F.GUEST_MIGRATE: MEMORY_GONE}),
     "migration-stuck": Case(rf"migration \S+ of VM \S+ succeeds: {WAIT_RAN_OUT}.*→ Running {T}$", 0.05),
-    # status_lag 5 s → 1 s, below the fault's 2 s transfer
+    # a 6 s transfer, longer than status_lag (5 s, a tolerance: never narrowed by the scale)
     "migration-never-shown-migrating": Case(r"the VM never showed Migrating although its VMI was migrating "
-                                            r"\(startTimestamp set, no endTimestamp\) for [\d.]+ s", 0.2),
+                                            r"\(startTimestamp set, no endTimestamp\) for [\d.]+ s"),
     "rwo-migratable": Case(re.escape("a VMI with a ReadWriteOnce volume is reported LiveMigratable=True")),
     "volume-mounted-everywhere": Case(r"the stopped VM's volume \S+ is still mounted by: "
                                       r"datastore-mount-\S+"),

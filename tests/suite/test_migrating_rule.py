@@ -69,3 +69,11 @@ def test_vmi_migration_state_reads_the_window_from_the_timestamps() -> None:
     assert vmi_migration_state(_vmi("2026-12-03T10:00:00Z", None)).endswith(TRANSFERRING)
     assert vmi_migration_state(_vmi("2026-12-03T10:00:00Z", "2026-12-03T10:00:01Z")).endswith("transfer ended")
     assert transfer_seconds(UNSEEN, _vmi(None, None)) == (0.0, "the VMI records no transfer")
+
+
+def test_status_lag_is_a_tolerance_a_shorter_timeout_scale_never_narrows() -> None:
+    from vmconform.timeouts import Timeouts
+
+    assert Timeouts(0.05)["status_lag"] == Timeouts(1.0)["status_lag"] == 5.0
+    assert Timeouts(2.0)["status_lag"] == 10.0
+    assert Timeouts(0.05)["vm_stop"] == 15.0  # waits do shrink

@@ -80,7 +80,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("migration-stuck", "migration stays Running forever (the VM stays Migrating)",
           (MIGRATE, GUEST_MIGRATE, RWX, OWN_VOLUME)),
     Fault("migration-never-shown-migrating", "the VM never shows Migrating although the memory transfer lasts "
-          "seconds (the VMI's migrationState has a startTimestamp and no endTimestamp for 2 s)", (MIGRATE,)),
+          "seconds (the VMI's migrationState has a startTimestamp and no endTimestamp for 6 s)", (MIGRATE,)),
     Fault("rwo-migratable", "a VMI with a ReadWriteOnce volume is reported LiveMigratable=True and is migrated",
           (RWX,)),
     Fault("volume-mounted-everywhere", "a monolithic datastore: every Bound ReadWriteMany claim is also mounted by a "

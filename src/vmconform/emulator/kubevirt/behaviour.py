@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 HANG_RECHECK_SECONDS = 0.5  # a hung shutdown looks again whether its VM or namespace is being deleted
-LONG_TRANSFER_SECONDS = 2.0  # migration-never-shown-migrating: a transfer of seconds the VM never shows
+LONG_TRANSFER_SECONDS = 6.0  # migration-never-shown-migrating: longer than the suite's status_lag (5 s)
 
 
 class Behaviour:
