@@ -39,5 +39,13 @@ Feature: Node maintenance drill
     Examples:
       | action  | code | message                                                    |
       | restart | 409  | RunStategy Halted does not support manual restart requests |
-      | pause   | 404  | not found                                                  |
       | stop    | 409  | VM is not running                                          |
+
+  # KubeVirt answers a pause two ways right after a stop: 409 while the final VMI still exists,
+  # 404 once it is gone (kubevirt-semantics.md §10 W4); either is right.
+  @step-3
+  Scenario: A stopped VM refuses to pause
+    Given the VM is stopped
+    When I pause the VM
+    Then the pause is rejected with 404 "not found" or 409 "VM is not running"
+    And the VM stays Stopped with no VMI

@@ -40,5 +40,13 @@
     예:
       | 동작     | 코드 | 메시지                                                       |
       | 다시 시작 | 409 | RunStategy Halted does not support manual restart requests |
-      | 일시 중지 | 404 | not found                                                  |
       | 중지     | 409 | VM is not running                                          |
+
+  # 중지 직후의 일시 중지 요청에 KubeVirt는 두 가지로 답합니다: 최종 VMI가 남아 있는 동안은 409,
+  # VMI가 사라진 뒤에는 404 (kubevirt-semantics.md §10 W4). 둘 다 올바른 답입니다.
+  @step-3
+  시나리오: 중지된 가상머신은 일시 중지 요청을 거부합니다
+    조건 가상머신이 중지되어 있습니다
+    만일 가상머신을 일시 중지합니다
+    그러면 일시 중지 요청이 404 "not found" 또는 409 "VM is not running" 오류로 거부됩니다
+    그리고 가상머신이 VMI 없이 Stopped 상태를 유지합니다

@@ -245,7 +245,7 @@ def test_the_example_lab_runs_from_its_own_folder_and_fails_on_a_broken_cluster(
     good = vmconform("run", "--features", str(EXAMPLES), "-n", "2", "--no-html", "--report-dir", str(tmp_path / "a"))
     assert good.returncode == exitcodes.CONFORMANT, good.stdout[-3000:] + good.stderr[-2000:]
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
-    assert len(summary["behaviours"]) == 6 and {b["language"] for b in summary["behaviours"]} == {"en", "ko"}
+    assert len(summary["behaviours"]) == 8 and {b["language"] for b in summary["behaviours"]} == {"en", "ko"}
     bad = vmconform("run", "--features", str(EXAMPLES / "maintenance_lab.feature"), "--emulator-fault",
                     "migration-restarts-vm", "--no-html", "--report-dir", str(tmp_path / "b"))
     assert bad.returncode == exitcodes.NOT_CONFORMANT, bad.stdout[-3000:]
