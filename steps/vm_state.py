@@ -74,11 +74,13 @@ def vm_not_ready(vmconform_scenario: ScenarioContext) -> None:
 
 @then("the VM becomes Ready", ko="가상머신의 Ready 조건이 True가 됩니다")
 def vm_becomes_ready(vmconform_scenario: ScenarioContext) -> None:
+    """Waits, bounded by the last verb's timeout (unpause: pause, start: vm_start): Ready follows the
+    pod's readiness (§10 W8)."""
     ctx = vmconform_scenario
     vm = ctx.require_vm()
     wait_for(ctx.cluster, VM, vm.namespace, vm.name, until=is_ready,
              describe=lambda o: f"Ready={(condition(o, 'Ready') or {}).get('status', 'missing')}",
-             timeout=ctx.timeouts["pause"], what=f"VM {vm.name} becomes Ready")
+             timeout=after_verb_timeout(ctx, "pause"), what=f"VM {vm.name} becomes Ready")
 
 
 @then("the VM stays Stopped with no VMI", ko="가상머신이 VMI 없이 Stopped 상태를 유지합니다")
