@@ -21,6 +21,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--nodes", type=int, default=2, help="schedulable worker nodes (default 2)")
     p.add_argument("--timing", choices=("fast", "realistic"), default="fast")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--kubevirt-version", default=None, metavar="vX.Y.Z",
+                   help="KubeVirt release to emulate (default v1.9.0); see README")
     p.add_argument("--fault", action="append", default=[], metavar="NAME",
                    help="fault profile to play (repeatable); see README")
     p.set_defaults(func=run)
@@ -56,7 +58,15 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             print(f"vmconform: error: {problem}", file=sys.stderr)
             return USAGE
-    options = Options(nodes=args.nodes, timing=args.timing, seed=args.seed, faults=tuple(args.fault), port=args.port)
+    from ..emulator.kubevirt.releases import UnknownRelease, release
+
+    try:
+        release(args.kubevirt_version)
+    except UnknownRelease as exc:
+        print(f"vmconform: error: {exc}", file=sys.stderr)
+        return USAGE
+    options = Options(nodes=args.nodes, timing=args.timing, seed=args.seed, faults=tuple(args.fault), port=args.port,
+                      kubevirt_version=args.kubevirt_version)
     try:
         asyncio.run(serve(options, Path(args.write_kubeconfig)))
     except OSError as exc:
