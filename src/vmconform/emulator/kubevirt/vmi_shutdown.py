@@ -137,5 +137,6 @@ class VMIBase:
                 self._event(vmi, C.EV_NORMAL, "SuccessfulDelete",
                             f"Deleted virtual machine pod {pod['metadata']['name']}", handler=False)
             self.pods.finish(ns, pod["metadata"]["name"])
-        ctx.store.mutate(VMIS, ns, name, lambda o: remove_finalizers(o, *ctx.release.vmi_finalizers, C.FINALIZER_VM_CONTROLLER),
+        ctx.store.mutate(VMIS, ns, name,
+                         lambda o: remove_finalizers(o, *ctx.release.vmi_finalizers, C.FINALIZER_VM_CONTROLLER),
                          status=True)
