@@ -69,6 +69,10 @@ def test_release_profile(version: str, kv_factory: Any) -> None:
         st = cr["status"]
         assert (st["observedKubeVirtVersion"], st["targetKubeVirtVersion"], st["operatorVersion"]) == (
             version, version, version)
+        # migration settings added in v1.5.0 (allowWorkloadDisruption) and v1.8.0 (utilityVolumesTimeout)
+        newer = {"allowWorkloadDisruption": version >= "v1.5.0", "utilityVolumesTimeout": version >= "v1.8.0"}
+        migrations = cr["spec"]["configuration"]["migrations"]
+        assert {k: k in migrations for k in newer} == newer, migrations
         status, text = kv.call("GET", "/apis/subresources.kubevirt.io/v1/version")
         assert status == 200 and json.loads(text)["gitVersion"] == version
 
@@ -115,6 +119,7 @@ def test_release_profile(version: str, kv_factory: Any) -> None:
         assert state["completed"] is True and state["sourcePod"] == pod["metadata"]["name"]
         assert ("sourceState" in state, "targetState" in state) == (want.source_target_state,) * 2, state
         assert ("sourceState" in done["status"]["migrationState"]) == want.source_target_state
+        assert {k: k in state["migrationConfiguration"] for k in newer} == newer, state["migrationConfiguration"]
         if want.source_target_state:
             assert state["sourceState"]["pod"] == pod["metadata"]["name"]
             assert state["targetState"]["node"] == after["status"]["nodeName"]

@@ -185,7 +185,7 @@ class ClusterBootstrap:
         ctx.queue.register("kubevirt", self.reconcile)
         ctx.watch(KUBEVIRTS, self._on_event)
         if store.peek(KUBEVIRTS, INSTALL_NAMESPACE, KUBEVIRT_CR_NAME) is None:
-            cr = store.create(KUBEVIRTS, kubevirt_cr(), INSTALL_NAMESPACE)
+            cr = store.create(KUBEVIRTS, ctx.release.prune("KubeVirt", kubevirt_cr()), INSTALL_NAMESPACE)
             # Installed before the suite looks: the CR is Deployed from the start.
             self._deploy(cr["metadata"]["namespace"], cr["metadata"]["name"])
 
