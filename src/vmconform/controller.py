@@ -83,7 +83,7 @@ class SuiteController:
         return EmulatorSettings(
             nodes=int(o("emulator_nodes")), timing=o("emulator_timing"),
             seed=int(seed) if seed is not None else None, faults=tuple(o("emulator_fault")),
-            extra={"storage": o("emulator_storage")},
+            extra={"storage": o("emulator_storage")}, kubevirt_version=o("kubevirt_version"),
         )
 
     def _start_emulator(self) -> str:

@@ -95,6 +95,13 @@ def settings_from(config: pytest.Config) -> Settings:
             raise OptionError(f"--{name.replace('_', '-')} must be an integer, not {value!r}")
     if int(config.getoption("emulator_nodes")) < 0:
         raise OptionError("--emulator-nodes must be 0 or more")
+    if backend == "emulated":
+        from .emulator.kubevirt.releases import UnknownRelease, release
+
+        try:
+            release(config.getoption("kubevirt_version", default=None))
+        except UnknownRelease as exc:
+            raise OptionError(str(exc)) from None
     source = config.getoption("vmconform_features")
     choice = Choice(Path(source).resolve() if source else None, config.getoption("lang"))
     try:

@@ -25,6 +25,8 @@ def add_parser(sub: Any) -> None:
                         "(every window KubeVirt allows gets a seeded random length, zero to seconds)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the timing draws (adversarial without one: a fresh seed, printed)")
+    p.add_argument("--kubevirt-version", default=None, metavar="vX.Y.Z",
+                   help="KubeVirt release to emulate (default v1.9.0); see README")
     p.add_argument("--fault", action="append", default=[], metavar="NAME",
                    help="fault profile to play (repeatable); see README")
     p.set_defaults(func=run)
@@ -62,8 +64,16 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             print(f"vmconform: error: {problem}", file=sys.stderr)
             return USAGE
+    from ..emulator.kubevirt.releases import UnknownRelease, release
+
+    try:
+        release(args.kubevirt_version)
+    except UnknownRelease as exc:
+        print(f"vmconform: error: {exc}", file=sys.stderr)
+        return USAGE
     seed = args.seed if args.seed is not None or args.timing != ADVERSARIAL else random_seed()
-    options = Options(nodes=args.nodes, timing=args.timing, seed=seed, faults=tuple(args.fault), port=args.port)
+    options = Options(nodes=args.nodes, timing=args.timing, seed=seed, faults=tuple(args.fault), port=args.port,
+                      kubevirt_version=args.kubevirt_version)
     try:
         asyncio.run(serve(options, Path(args.write_kubeconfig)))
     except OSError as exc:

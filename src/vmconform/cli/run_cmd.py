@@ -59,7 +59,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--guest-password", default=None)
     p.add_argument("--kind-bin", default=None, help="kind executable (with --cluster kind)")
     p.add_argument("--kind-keep", action="store_true", help="keep (and reuse) the kind cluster")
-    p.add_argument("--kubevirt-version", default=None, help="KubeVirt release to install on kind (default: pinned)")
+    p.add_argument("--kubevirt-version", default=None,
+                   help="KubeVirt release: installed on kind (default: pinned), emulated otherwise (default v1.9.0)")
     p.add_argument("--kubevirt-emulation", default="auto", choices=("auto", "on", "off"),
                    help="KubeVirt useEmulation on kind: auto (when no /dev/kvm), on, off")
     p.add_argument("-n", "--parallel", default=None, metavar="N", help="run scenarios in N processes (pytest-xdist)")
@@ -105,6 +106,13 @@ def validate(args: argparse.Namespace) -> str | None:
         value = getattr(args, flag)
         if value is not None and not (str(value).isdigit() or (flag == "parallel" and value == "auto")):
             return f"--{flag.replace('_', '-')} must be a non-negative integer, not {value!r}"
+    if args.cluster == "emulated" and not args.kubeconfig and args.kubevirt_version is not None:
+        from ..emulator.kubevirt.releases import UnknownRelease, release
+
+        try:
+            release(args.kubevirt_version)
+        except UnknownRelease as exc:
+            return str(exc)
     if args.cluster == "kind" and args.parallel and not args.kubeconfig:
         return "--parallel is not supported with --cluster kind (every worker would set up the cluster)"
     if args.emulator_fault:

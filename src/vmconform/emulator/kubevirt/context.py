@@ -12,6 +12,7 @@ from .behaviour import Behaviour
 from .events import EventRecorder
 from .guests import GuestHandle, GuestRegistry
 from .indexes import install as install_indexes
+from .releases import Release, release_of
 from .subresource_api import SubresourceRoutes
 from .timing import Timing
 from .workqueue import Gates, Key, WorkQueue
@@ -37,6 +38,7 @@ class KubeVirtContext:
         self.store: Store = emulator.store
         install_indexes(self.store)
         self.options = emulator.options
+        self.release: Release = release_of(self.options)  # the emulated KubeVirt release (§11)
         try:
             self.loop = asyncio.get_running_loop()
         except RuntimeError:
