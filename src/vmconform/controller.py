@@ -80,6 +80,7 @@ class SuiteController:
 
             seed = random_seed()  # printed, so a failing run can be replayed
             print(f"\nvmconform: adversarial timing with --emulator-seed {seed}", file=sys.stderr, flush=True)
+        self.emulator_timing = {"timing": o("emulator_timing"), "seed": int(seed) if seed is not None else None}
         return EmulatorSettings(
             nodes=int(o("emulator_nodes")), timing=o("emulator_timing"),
             seed=int(seed) if seed is not None else None, faults=tuple(o("emulator_fault")),
@@ -268,6 +269,8 @@ class SuiteController:
         cluster = dict(self.cluster_facts or {"backend": self.settings.backend})
         run = {"id": self.run_id, "started": self.started, "finished": started_at(),
                "suite_version": __version__, "timeout_scale": self.settings.timeout_scale}
+        if getattr(self, "emulator_timing", None):  # an emulated cluster: how to replay its timing
+            run["emulator_timing"] = self.emulator_timing
         summary = verdict.build_summary(list(self.behaviours.values()), cluster, run)
         report_dir = Path(self.settings.report_dir)
         verdict.write(report_dir, summary)

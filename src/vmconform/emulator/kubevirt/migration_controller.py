@@ -219,7 +219,9 @@ class MigrationController:
         outbound = 0
         for other in running:
             other_vmi = ctx.store.peek(VMIS, other["metadata"]["namespace"], dig(other, "spec", "vmiName", default=""))
-            if other_vmi is not None and dig(other_vmi, "status", "nodeName") == source:
+            # outboundMigrationsOnNode: after the target's ack the VMI names the target, its migrationState the source
+            if other_vmi is not None and source in (dig(other_vmi, "status", "nodeName"),
+                                                    dig(other_vmi, "status", "migrationState", "sourceNode")):
                 outbound += 1
         if len(running) >= int(cfg["parallelMigrationsPerCluster"]):
             self._wait_for_slot(key)

@@ -19,7 +19,6 @@ from .guests import GuestHandle
 from .indexes import VMI_PHASE
 from .launcher import (
     ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_state, launcher_pod, pod_final,
-    set_readiness_gate,
 )
 from .pods import (
     IMAGE_PULL, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, gate_status, is_launcher, kubelet_ready, pods_of,
@@ -331,8 +330,7 @@ class VMIController(VMIBase):
         if paused:
             ctx.behaviour.pause_guest(handle)
             rt.want_paused = None
-        ctx.store.mutate(PODS, ns, pod["metadata"]["name"], lambda o: set_readiness_gate(o, paused), status=True)
-        pod = ctx.store.peek(PODS, ns, pod["metadata"]["name"]) or pod
+        # a VMI started paused: the pod's readiness gate follows later, as after a pause (W7)
         ip = dig(pod, "status", "podIP", default="")
 
         def fn(o: Obj) -> None:
