@@ -105,6 +105,9 @@ class SuiteController:
         if self._session is None:
             try:
                 self._session = self._open()
+            except ClusterUnreachable as exc:  # the cluster went away during the preflight
+                self._failed = f"vmconform: cluster could not be checked: cannot reach the cluster at {exc}"
+                pytest.exit(self._failed, returncode=self._failed_code)
             except Uncheckable as exc:  # kind's PrerequisiteMissing is one, with exit_code 5
                 self._failed_code = getattr(exc, "exit_code", EXIT_UNCHECKABLE)
                 self._failed = (f"vmconform: cluster could not be checked: {exc}"
@@ -223,8 +226,17 @@ class SuiteController:
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self._current = nodeid
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
         self._interrupted = True
+        # A signal can land in a frame without a line number (Python 3.11), and pytest's terminal reporter
+        # then fails formatting the interrupt: keep only the frames it can show.
+        try:
+            from _pytest._code.code import Traceback
+
+            excinfo.traceback = Traceback([e for e in excinfo.traceback if e._rawentry.tb_lineno is not None])
+        except Exception:  # noqa: BLE001 - only cosmetics
+            pass
 
     def pytest_internalerror(self, excrepr: Any) -> None:
         self._internal_error = True

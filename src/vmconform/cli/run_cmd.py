@@ -269,6 +269,9 @@ def run(args: argparse.Namespace) -> int:
         code = int(pytest.main(pytest_argv(args, root, report_dir)))
     except KeyboardInterrupt:  # a second signal while pytest was finishing
         code = int(pytest.ExitCode.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - pytest itself failed (e.g. reporting an interrupt): judge by the summary
+        print(f"vmconform: pytest failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        code = int(pytest.ExitCode.INTERNAL_ERROR)
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else None
     if summary is not None and summary["verdict"] in verdict.UNFINISHED:
         ended = summary.get("ended") or {}
