@@ -351,7 +351,7 @@ class SuiteController:
             self._lease.stop(delete=self._lost is None)
         if not self.worker and ended["how"] != verdict.COMPLETED:
             self._report_unrun(ended["how"])
-        if not self.worker and (self.behaviours or self.has_scenarios or self.selected) and not self._failed \
+        if not self.worker and (self.behaviours or self.selected) and not self._failed \
                 and not (self._collect_errors and ended["how"] == verdict.COMPLETED):
             self._write_reports(ended)
         if ended["how"] == verdict.INTERRUPTED:
@@ -363,7 +363,9 @@ class SuiteController:
                       f"later: vmconform cleanup --kubeconfig PATH --run-id {self.run_id}", file=sys.stderr, flush=True)
             elif self._session is not None:
                 if self.settings.keep != "always":
-                    self._session.sweep(only_own=self.worker)
+                    left = self._session.sweep(only_own=self.worker)
+                    if ended["how"] == verdict.INTERRUPTED and not left:
+                        print("vmconform: cleanup finished: nothing left behind", file=sys.stderr, flush=True)
             elif not self.worker and self.settings.keep != "always" and self._shared_cluster_used:
                 self._sweep_after_workers()
         except KeyboardInterrupt:
