@@ -154,15 +154,19 @@ def kubeconfig_problem(path: str, context: str | None) -> str | None:
 
 
 def report_dir_problem(report_dir: Path) -> str | None:
-    """The report directory must be a directory we can create and write in."""
+    """The report directory must be a directory we can write in, or one we can create (nothing is created here)."""
     import tempfile
 
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".vmconform-write-check-"):
-            pass
-    except FileExistsError:
+    if report_dir.exists() and not report_dir.is_dir():
         return f"--report-dir {report_dir} is a file, not a directory"
+    existing = report_dir
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot write reports to --report-dir {report_dir}: {existing} is not a directory"
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".vmconform-write-check-"):
+            pass
     except OSError as exc:
         return f"cannot write reports to --report-dir {report_dir}: {exc.strerror or exc}"
     return None
@@ -257,6 +261,10 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             return _fail(problem, exitcodes.PREREQUISITE_MISSING)
     report_dir = Path(args.report_dir).resolve()
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"cannot write reports to --report-dir {report_dir}: {exc.strerror or exc}", exitcodes.USAGE)
     summary_file = report_dir / "summary.json"
     summary_file.unlink(missing_ok=True)
     # a run's results are its own (older runs live on in allure-report/history.jsonl)
