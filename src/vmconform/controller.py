@@ -17,7 +17,7 @@ from .labels import new_run_id, run_labels, text_id
 from .preflight import Uncheckable, check, probe_rwx
 from .session import Settings, SuiteSession, started_at
 from .stepcheck import check_scenario
-from .timeouts import Timeouts
+from .timeouts import CLUSTER_LOST_MIN_SECONDS, Timeouts
 from .vocabulary import REGISTRY
 
 EXIT_UNCHECKABLE = 3
@@ -142,13 +142,14 @@ class SuiteController:
 
     # ------------------------------------------------------------ liveness: the run's Lease, a lost cluster
 
-    def _hold_lease(self, cluster: Cluster) -> None:
+    def _hold_lease(self, cluster: Cluster, *, owns_cluster: bool = False) -> None:
         if self._lease is None:
-            lease = RunLease(cluster, self.run_id, lost_after=Timeouts(self.settings.timeout_scale)["cluster_lost"],
-                             on_lost=self._on_lost)
+            lost_after = max(Timeouts(self.settings.timeout_scale)["cluster_lost"], CLUSTER_LOST_MIN_SECONDS)
+            lease = RunLease(cluster, self.run_id, lost_after=lost_after, on_lost=self._on_lost,
+                             owns_cluster=owns_cluster)
             try:
                 self._lease = lease.start()
-            except ApiCallFailed as exc:  # e.g. no permission: the run goes on, cleanup cannot see it is alive
+            except (ApiCallFailed, ClusterUnreachable) as exc:  # e.g. no permission: the run goes on, unseen by cleanup
                 print(f"vmconform: this run holds no Lease ({exc}); `vmconform cleanup` will not know it is running",
                       file=sys.stderr, flush=True)
 
@@ -198,7 +199,8 @@ class SuiteController:
         if self._lease is None:
             path = self._start_emulator() if self.settings.backend == "emulated" else self.settings.kubeconfig
             if path:
-                self._hold_lease(Cluster.from_kubeconfig(path, self.settings.context, backend=self.settings.backend))
+                self._hold_lease(Cluster.from_kubeconfig(path, self.settings.context, backend=self.settings.backend),
+                                 owns_cluster=True)
 
     # ------------------------------------------------------------ collection and skips
 

@@ -73,8 +73,9 @@ class RunLease:
     """Create, renew and delete the run's Lease; watch that the cluster keeps answering."""
 
     def __init__(self, cluster: Cluster, run_id: str, *, lost_after: float,
-                 on_lost: Callable[[str], None] | None = None) -> None:
+                 on_lost: Callable[[str], None] | None = None, owns_cluster: bool = False) -> None:
         self.cluster = cluster
+        self.owns_cluster = owns_cluster  # close the client when the Lease is let go
         self.run_id = run_id
         self.lost_after = lost_after
         self.on_lost = on_lost
@@ -132,6 +133,8 @@ class RunLease:
             except (ClusterUnreachable, ApiCallFailed) as exc:
                 print(f"vmconform: could not delete the run's Lease namespace {self.namespace}: {exc}",
                       file=sys.stderr, flush=True)
+        if self.owns_cluster:
+            self.cluster.close()
 
 
 def describe_live(run_id: str, holder: str, age: float) -> str:

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, float] = {
 # the run's Lease (src/vmconform/lease.py); not scaled: other processes judge its freshness
 LEASE_DURATION_SECONDS = 30
 LEASE_RENEW_SECONDS = 5.0
+# a cluster is judged lost only after this many seconds without an answer, however small the scale
+CLUSTER_LOST_MIN_SECONDS = 5.0
 # a quiet wait (cleanup) says what it waits for this often
 PROGRESS_SECONDS = 5.0
 # --timeout-scale bounds: below, no real cluster answers in time; above, a stuck wait never ends
