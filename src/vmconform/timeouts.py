@@ -18,8 +18,8 @@ DEFAULTS: dict[str, float] = {
     "console_connect": 10.0,
     "console_login": 180.0,
     "console_command": 60.0,
-    "unchanged": 2.0,
-    "cluster_lost": 10.0,  # a cluster that has not answered for this long is lost: the run stops  # how long a rejected operation must be seen to leave the VM unchanged
+    "unchanged": 2.0,  # how long a rejected operation must be seen to leave the VM unchanged
+    "cluster_lost": 10.0,  # a cluster that has not answered for this long is lost: the run stops
 }
 
 

@@ -62,7 +62,8 @@ def test_report_dir_that_is_read_only(tmp_path: Path) -> None:
 
 def test_a_feature_file_without_scenarios(tmp_path: Path) -> None:
     (tmp_path / "empty.feature").write_text("Feature: Nothing here\n  Only a description.\n")
-    line = usage_line(vmconform("run", "--report-dir", str(tmp_path / "r"), "--features", str(tmp_path / "empty.feature")))
+    line = usage_line(vmconform("run", "--report-dir", str(tmp_path / "r"),
+                                "--features", str(tmp_path / "empty.feature")))
     assert "empty.feature:1: no scenarios" in line
 
 
