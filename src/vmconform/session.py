@@ -45,6 +45,7 @@ class SuiteSession:
     namespaces: list[str] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    cleaning_stopped: bool = False  # a second interrupt stopped the cleanup: leave the rest
 
     @property
     def labels(self) -> dict[str, str]:
@@ -60,6 +61,8 @@ class SuiteSession:
 
     def delete_namespace(self, name: str, *, wait: bool = True) -> None:
         """Delete one of this run's namespaces (checked by label) and wait until it is gone."""
+        if self.cleaning_stopped:
+            return
         obj = self.cluster.get(NAMESPACE, None, name)
         if obj is None:
             self._forget(name)
@@ -126,6 +129,7 @@ class SuiteSession:
                     left.append(name)
                 pending.pop(0)
         except KeyboardInterrupt:
+            self.cleaning_stopped = True
             print("vmconform: cleanup interrupted; left behind (remove with `vmconform cleanup`): "
                   + ", ".join(sorted(set(pending + left))), file=sys.stderr)
             raise

@@ -53,6 +53,7 @@ def test_a_signal_mid_run_cleans_up_and_reads_interrupted(sig: signal.Signals, s
     assert proc.returncode == 128 + sig, out[-2000:] + err[-2000:]
     assert "Traceback" not in err
     assert labelled_namespaces(slow_boot) == [], "the run left namespaces behind"
+    assert "vmconform: cleanup finished: nothing left behind" in err
 
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["verdict"] == verdict.INTERRUPTED
