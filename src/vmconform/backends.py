@@ -18,6 +18,7 @@ class EmulatorSettings:
     seed: int | None = None
     faults: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+    kubevirt_version: str | None = None  # the emulated KubeVirt release (None: the default profile)
 
 
 class RunningEmulator:
@@ -28,7 +29,8 @@ class RunningEmulator:
         self.kubeconfig = Path(self._tmp.name) / "kubeconfig"
         self.cluster = EmulatedCluster(
             Options(nodes=settings.nodes, timing=settings.timing, seed=settings.seed,
-                    faults=tuple(settings.faults), extra=dict(settings.extra)),
+                    faults=tuple(settings.faults), extra=dict(settings.extra),
+                    kubevirt_version=settings.kubevirt_version),
             kubeconfig_path=self.kubeconfig,
         )
 

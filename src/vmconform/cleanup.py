@@ -1,4 +1,8 @@
-"""``vmconform cleanup``: remove what earlier runs left behind, selecting by the run labels only."""
+"""``vmconform cleanup``: remove what earlier runs left behind, selecting by the run labels only.
+
+A run still in progress holds a fresh Lease (src/vmconform/lease.py): its namespaces are skipped,
+one line per run says so, unless ``--force``.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,38 @@ from .cli import exitcodes
 from .kube.client import ApiCallFailed, Cluster, ClusterUnreachable
 from .kube.kinds import NAMESPACE
 from .labels import MANAGED_BY, MANAGED_BY_VALUE, RUN_ID, run_selector
+from .lease import describe_live, live_runs
 
 
 def leftovers(cluster: Cluster, run_id: str | None = None) -> list[str]:
     """Namespaces carrying vmconform's labels (and this run id, when given)."""
+    return sorted(leftovers_by_run(cluster, run_id))
+
+
+def leftovers_by_run(cluster: Cluster, run_id: str | None = None) -> dict[str, str]:
+    """Namespace → the run that created it, for namespaces carrying vmconform's labels."""
     items, _ = cluster.list(NAMESPACE, labels=run_selector(run_id))
-    out = []
+    out: dict[str, str] = {}
     for ns in items:
         labels = ns["metadata"].get("labels") or {}
         if labels.get(MANAGED_BY) == MANAGED_BY_VALUE and (run_id is None or labels.get(RUN_ID) == run_id):
-            out.append(ns["metadata"]["name"])
-    return sorted(out)
+            out[ns["metadata"]["name"]] = labels.get(RUN_ID, "")
+    return out
 
 
-def remove_leftovers(kubeconfig: str, context: str | None, run_id: str | None) -> int:
+def remove_leftovers(kubeconfig: str, context: str | None, run_id: str | None, *, force: bool = False) -> int:
     try:
         cluster = Cluster.from_kubeconfig(kubeconfig, context)
     except Exception as exc:  # noqa: BLE001 - a broken kubeconfig file
         print(f"vmconform: cannot use kubeconfig {kubeconfig}: {exc}", file=sys.stderr)
         return exitcodes.USAGE
     try:
-        names = leftovers(cluster, run_id)
+        found = leftovers_by_run(cluster, run_id)
+        live = {} if force else live_runs(cluster)
+        for run in sorted({r for r in found.values() if r in live}):
+            holder, age = live[run]
+            print(f"vmconform: {describe_live(run, holder, age)}")
+        names = sorted(name for name, run in found.items() if run not in live)
         for name in names:
             cluster.delete(NAMESPACE, None, name)
             print(f"vmconform: deleting namespace {name}")

@@ -17,6 +17,7 @@ import websocket
 
 from .kube.client import Cluster
 from .kube.kinds import SUBRESOURCES
+from .verdict import NotVerifiable
 
 PROMPT = re.compile(r"(\$ |\# )")
 SUBPROTOCOL = "plain.kubevirt.io"
@@ -46,6 +47,11 @@ def login_for(image: str, user: str | None = None, password: str | None = None) 
 
 class ConsoleError(AssertionError):
     """The guest did not answer as expected on its console."""
+
+
+class LoginRefused(NotVerifiable):
+    """The guest refused the login the operator chose (or the image's known one): the behaviour cannot be
+    checked, which says nothing about the cluster."""
 
 
 @dataclass
@@ -170,19 +176,24 @@ class SerialConsole:
     # ------------------------------------------------------------ helpers like KubeVirt's
 
     def login(self, login: Login, timeout: float) -> None:
-        """Log in (returns early when already at a shell prompt)."""
+        """Log in. A console already at a shell prompt is used as it is; a user the image logs in without a
+        password is logged in even when a password was given; a refused login raises :class:`LoginRefused`."""
         self.buffer = ""
         self.send("\n")
         m = self.expect(r"(login: |\$ |\# )", timeout)
         if m.group(1) != "login: ":
             return
         self.send(login.user + "\n")
-        if login.password is not None:
-            self.expect(r"Password: ", timeout)
+        m = self.expect(r"(Password: |\$ |\# |Login incorrect)", timeout)
+        if m.group(1) == "Password: ":
+            if login.password is None:
+                raise LoginRefused(f"the guest of VMI {self.vmi} asks for a password for {login.user!r}: "
+                                   f"give --guest-password")
             self.send(login.password + "\n")
-        m = self.expect(r"(\$ |\# |Login incorrect)", timeout)
+            m = self.expect(r"(\$ |\# |Login incorrect)", timeout)
         if m.group(1) == "Login incorrect":
-            raise ConsoleError(f"login as {login.user!r} on VMI {self.vmi} was refused")
+            raise LoginRefused(f"the guest of VMI {self.vmi} refused the login as {login.user!r}: "
+                               f"check --guest-user and --guest-password")
 
     def run(self, command: str, timeout: float) -> str:
         """Run a command at the prompt; return its output; fail unless ``echo $?`` says 0."""

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from . import __version__, allure_env, verdict
+from . import __version__, allure_env, signals, verdict
 from .backends import EmulatorSettings, RunningEmulator
-from .kube.client import Cluster
+from .kube.client import ApiCallFailed, Cluster, ClusterUnreachable
+from .lease import RunLease
 from .labels import new_run_id, run_labels, text_id
 from .preflight import Uncheckable, check, probe_rwx
 from .session import Settings, SuiteSession, started_at
 from .stepcheck import check_scenario
-from .timeouts import Timeouts
+from .timeouts import CLUSTER_LOST_MIN_SECONDS, Timeouts
 from .vocabulary import REGISTRY
 
 EXIT_UNCHECKABLE = 3
@@ -24,6 +25,7 @@ PROP_BEHAVIOUR = "vmconform.behaviour"
 PROP_REASON = "vmconform.reason"
 PROP_TRANSITION = "vmconform.transition"
 PROP_CLUSTER = "vmconform.cluster"
+PROP_SELECTED = "vmconform.selected"  # a worker's selection, sent to the xdist controller with its first report
 
 # tag → capability the scenario needs
 NEEDS = {"needs-migration": "migration", "needs-rwx": "rwx", "needs-rwo": "rwo", "guest": "guest"}
@@ -69,6 +71,17 @@ class SuiteController:
         self.has_scenarios = False
         self._shared_cluster_used = False
         self.started = started_at()
+        # what was selected and how far each got: an unfinished run lists every selected behaviour
+        self.selected: dict[str, dict[str, Any]] = {}  # nodeid → behaviour meta
+        self._phases: dict[str, set[str]] = {}  # nodeid → reported phases
+        self._node_of: dict[str, Any] = {}  # nodeid → xdist worker of its reports
+        self._current: str | None = None
+        self._selection_sent = False
+        self._interrupted = False
+        self._internal_error = False
+        self._collect_errors = False
+        self._lost: str | None = None
+        self._lease: RunLease | None = None
 
     # ------------------------------------------------------------ cluster
 
@@ -80,10 +93,11 @@ class SuiteController:
 
             seed = random_seed()  # printed, so a failing run can be replayed
             print(f"\nvmconform: adversarial timing with --emulator-seed {seed}", file=sys.stderr, flush=True)
+        self.emulator_timing = {"timing": o("emulator_timing"), "seed": int(seed) if seed is not None else None}
         return EmulatorSettings(
             nodes=int(o("emulator_nodes")), timing=o("emulator_timing"),
             seed=int(seed) if seed is not None else None, faults=tuple(o("emulator_fault")),
-            extra={"storage": o("emulator_storage")},
+            extra={"storage": o("emulator_storage")}, kubevirt_version=o("kubevirt_version"),
         )
 
     def _start_emulator(self) -> str:
@@ -97,6 +111,9 @@ class SuiteController:
         if self._session is None:
             try:
                 self._session = self._open()
+            except ClusterUnreachable as exc:  # the cluster went away during the preflight
+                self._failed = f"vmconform: cluster could not be checked: cannot reach the cluster at {exc}"
+                pytest.exit(self._failed, returncode=self._failed_code)
             except Uncheckable as exc:  # kind's PrerequisiteMissing is one, with exit_code 5
                 self._failed_code = getattr(exc, "exit_code", EXIT_UNCHECKABLE)
                 self._failed = (f"vmconform: cluster could not be checked: {exc}"
@@ -125,7 +142,40 @@ class SuiteController:
         session = SuiteSession(cluster=cluster, facts=facts, settings=s, run_id=self.run_id,
                                timeouts=Timeouts(s.timeout_scale))
         self.cluster_facts = facts.as_dict()
+        if not self.worker:  # the xdist controller holds the Lease of a parallel run
+            self._hold_lease(cluster)
         return session
+
+    # ------------------------------------------------------------ liveness: the run's Lease, a lost cluster
+
+    def _hold_lease(self, cluster: Cluster, *, owns_cluster: bool = False) -> None:
+        if self._lease is None:
+            lost_after = max(Timeouts(self.settings.timeout_scale)["cluster_lost"], CLUSTER_LOST_MIN_SECONDS)
+            lease = RunLease(cluster, self.run_id, lost_after=lost_after, on_lost=self._on_lost,
+                             owns_cluster=owns_cluster)
+            try:
+                self._lease = lease.start()
+            except (ApiCallFailed, ClusterUnreachable) as exc:  # e.g. no permission: the run goes on, unseen by cleanup
+                print(f"vmconform: this run holds no Lease ({exc}); `vmconform cleanup` will not know it is running",
+                      file=sys.stderr, flush=True)
+
+    def _on_lost(self, message: str) -> None:
+        """The cluster stopped answering: stop the run (in the main thread, like Ctrl-C)."""
+        import signal
+        import threading
+
+        if self._lost is None:
+            self._lost = message
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    def _check_lost(self) -> None:
+        """After a connection error: does the cluster still answer at all?"""
+        if self._lost is not None or self._session is None:
+            return
+        try:
+            self._session.cluster.call("GET", "/version", timeout=5)
+        except ClusterUnreachable as exc:
+            self._lost = f"the cluster stopped answering ({exc})"
 
     # ------------------------------------------------------------ xdist
 
@@ -152,6 +202,11 @@ class SuiteController:
         node.workerinput["vmconform_run_id"] = self.run_id
         if self.settings.backend == "emulated":
             node.workerinput["vmconform_kubeconfig"] = self._start_emulator()
+        if self._lease is None:
+            path = self._start_emulator() if self.settings.backend == "emulated" else self.settings.kubeconfig
+            if path:
+                self._hold_lease(Cluster.from_kubeconfig(path, self.settings.context, backend=self.settings.backend),
+                                 owns_cluster=True)
 
     # ------------------------------------------------------------ collection and skips
 
@@ -165,6 +220,34 @@ class SuiteController:
             # Across workers, the longest scenarios go first so that none is left running alone at the
             # end; the number of steps is a fair measure of a scenario's length.
             items.sort(key=lambda it: -len(getattr(scenario_of(it), "steps", ())))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            meta = behaviour_meta(item)
+            if meta is not None:
+                self.selected[item.nodeid] = meta
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self._collect_errors = True
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self._current = nodeid
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self._interrupted = True
+        # A signal can land in a frame without a line number (Python 3.11), and pytest's terminal reporter
+        # then fails formatting the interrupt: keep only the frames it can show.
+        try:
+            from _pytest._code.code import Traceback
+
+            excinfo.traceback = Traceback([e for e in excinfo.traceback if e._rawentry.tb_lineno is not None])
+        except Exception:  # noqa: BLE001 - only cosmetics
+            pass
+
+    def pytest_internalerror(self, excrepr: Any) -> None:
+        self._internal_error = True
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -192,20 +275,36 @@ class SuiteController:
             exc = call.excinfo.value
             kind = "assertion" if isinstance(exc, AssertionError) else "error"
             text = str(exc).strip() or type(exc).__name__
-            if kind == "error":
+            if isinstance(exc, verdict.NotVerifiable):
+                kind = "not-verifiable"
+            elif kind == "error":
                 text = f"{type(exc).__name__}: {text}"
+            if isinstance(exc, ClusterUnreachable) or "ClusterUnreachable" in text or "could not be read" in text:
+                self._check_lost()
+            if self._lost is not None:
+                kind, text = "cluster-lost", f"{self._lost}: {text}"
+                item.session.shouldstop = self._lost
             report.user_properties.append((PROP_REASON, {"kind": kind, "text": text}))
         if self.cluster_facts is not None and call.when == "setup":
             report.user_properties.append((PROP_CLUSTER, self.cluster_facts))
+        if self.worker and not self._selection_sent:
+            self._selection_sent = True
+            report.user_properties.append((PROP_SELECTED, self.selected))
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.worker:
             return
-        props = dict((k, v) for k, v in report.user_properties if k in (PROP_BEHAVIOUR, PROP_REASON, PROP_CLUSTER))
+        props = dict((k, v) for k, v in report.user_properties
+                     if k in (PROP_BEHAVIOUR, PROP_REASON, PROP_CLUSTER, PROP_SELECTED))
+        for nodeid, m in (props.get(PROP_SELECTED) or {}).items():
+            self.selected.setdefault(nodeid, m)
         meta = props.get(PROP_BEHAVIOUR)
         if meta is None:
             return
+        self._phases.setdefault(report.nodeid, set()).add(report.when)
+        if getattr(report, "node", None) is not None:
+            self._node_of[report.nodeid] = report.node
         if props.get(PROP_CLUSTER):
             self.cluster_facts = props[PROP_CLUSTER]
         transitions = {v[0]: v[1] for k, v in report.user_properties if k == PROP_TRANSITION}
@@ -217,6 +316,8 @@ class SuiteController:
             r = props.get(PROP_REASON) or {"kind": "error", "text": str(report.longrepr).splitlines()[-1]}
             if r["kind"] == "assertion":
                 status, reason = verdict.VIOLATED, r["text"]
+            elif r["kind"] in ("not-verifiable", "cluster-lost"):
+                status, reason = verdict.NOT_VERIFIED, r["text"]
             else:
                 status, reason = verdict.NOT_VERIFIED, f"not verified because of an error: {r['text']}"
         if report.when == "call" or status != verdict.VERIFIED:
@@ -251,24 +352,80 @@ class SuiteController:
 
     # ------------------------------------------------------------ the end
 
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file: the unrun scenarios go in too
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self._session is not None:
-            if self.settings.keep != "always":
-                self._session.sweep(only_own=self.worker)
-            self._session.cluster.close()
-        elif not self.worker and self.settings.keep != "always" and self._shared_cluster_used:
-            self._sweep_after_workers()
-        if not self.worker and (self.behaviours or self.has_scenarios) and not self._failed:
-            self._write_reports()
-        if self._emulator is not None:
-            self._emulator.close()
-            self._emulator = None
+        ended = self._ended(exitstatus)
+        if self._lease is not None:
+            self._lease.stop(delete=self._lost is None)
+        if not self.worker and ended["how"] != verdict.COMPLETED:
+            self._report_unrun(ended["how"])
+        if not self.worker and (self.behaviours or self.selected) and not self._failed \
+                and not (self._collect_errors and ended["how"] == verdict.COMPLETED):
+            self._write_reports(ended)
+        if ended["how"] == verdict.INTERRUPTED:
+            print(f"vmconform: {ended['message']}; cleaning up (interrupt again to stop cleaning)",
+                  file=sys.stderr, flush=True)
+        try:
+            if self._lost is not None:
+                print("vmconform: the cluster stopped answering: nothing can be cleaned up now; "
+                      f"later: vmconform cleanup --kubeconfig PATH --run-id {self.run_id}", file=sys.stderr, flush=True)
+            elif self._session is not None:
+                if self.settings.keep != "always":
+                    left = self._session.sweep(only_own=self.worker)
+                    if ended["how"] == verdict.INTERRUPTED and not left:
+                        print("vmconform: cleanup finished: nothing left behind", file=sys.stderr, flush=True)
+            elif not self.worker and self.settings.keep != "always" and self._shared_cluster_used:
+                self._sweep_after_workers()
+        except KeyboardInterrupt:
+            pass  # the sweep printed what is left
+        finally:
+            if self._session is not None:
+                self._session.cluster.close()
+            if self._emulator is not None:
+                self._emulator.close()
+                self._emulator = None
 
-    def _write_reports(self) -> None:
+    def _ended(self, exitstatus: int) -> dict[str, Any]:
+        """How the run ended: completed, interrupted (which signal), cluster-lost or error."""
+        if self._lost is not None:
+            return {"how": verdict.CLUSTER_LOST, "message": self._lost, "signal": None}
+        if self._interrupted:
+            sig = signals.name(signals.received())
+            return {"how": verdict.INTERRUPTED, "message": f"interrupted by {sig}", "signal": sig}
+        if self._internal_error or exitstatus == int(pytest.ExitCode.INTERNAL_ERROR) and not self._failed:
+            return {"how": verdict.ERROR, "message": "the suite stopped on an internal error (see its output)",
+                    "signal": None}
+        return {"how": verdict.COMPLETED, "message": "", "signal": None}
+
+    def _report_unrun(self, how: str) -> None:
+        """Report every selected scenario that did not finish as skipped (JUnit and the summary)."""
+        from _pytest.reports import TestReport
+
+        for nodeid, meta in self.selected.items():
+            phases = self._phases.get(nodeid, set())
+            if "teardown" in phases:
+                continue
+            reason = verdict.NOT_RUN[how]
+            if how == verdict.INTERRUPTED and nodeid == self._current and phases:
+                reason = verdict.INTERRUPTED_WHILE_RUNNING
+            path = nodeid.split("::")[0]
+            props = [(PROP_BEHAVIOUR, meta)]
+            todo = [] if "call" in phases else [("call" if "setup" in phases else "setup", "skipped")]
+            for when, outcome in todo + [("teardown", "passed")]:
+                rep = TestReport(nodeid, (path, 0, nodeid), {}, outcome,
+                                 (path, 0, f"Skipped: {reason}") if outcome == "skipped" else None,
+                                 when, user_properties=props)
+                if nodeid in self._node_of:
+                    rep.node = self._node_of[nodeid]  # type: ignore[attr-defined]
+                self.config.hook.pytest_runtest_logreport(report=rep)
+
+    def _write_reports(self, ended: dict[str, Any]) -> None:
         cluster = dict(self.cluster_facts or {"backend": self.settings.backend})
         run = {"id": self.run_id, "started": self.started, "finished": started_at(),
                "suite_version": __version__, "timeout_scale": self.settings.timeout_scale}
-        summary = verdict.build_summary(list(self.behaviours.values()), cluster, run)
+        if getattr(self, "emulator_timing", None):  # an emulated cluster: how to replay its timing
+            run["emulator_timing"] = self.emulator_timing
+        summary = verdict.build_summary(list(self.behaviours.values()), cluster, run, ended)
         report_dir = Path(self.settings.report_dir)
         verdict.write(report_dir, summary)
         alluredir = getattr(self.config.option, "allure_report_dir", None)

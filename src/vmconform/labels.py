@@ -11,6 +11,8 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "vmconform"
 RUN_ID = "vmconform.io/run-id"
 SCENARIO = "vmconform.io/scenario"
+ROLE = "vmconform.io/role"  # "run": the namespace that holds the run's Lease
+ROLE_RUN = "run"
 
 
 def new_run_id() -> str:

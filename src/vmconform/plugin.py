@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from . import verdict
+from . import optcheck, signals, verdict
 from .backends import BACKENDS
 from .features import LANGS, Choice, SelectionError, choose, select
 from .session import KEEP_CHOICES, Settings
@@ -84,17 +84,21 @@ def settings_from(config: pytest.Config) -> Settings:
     keep = config.getoption("keep")
     if keep not in KEEP_CHOICES:
         raise OptionError(f"--keep must be one of {', '.join(KEEP_CHOICES)}, not {keep!r}")
-    from .emulator.kubevirt.timing import PROFILES as TIMING_PROFILES
+    values = {dest: config.getoption(dest, default=None) for dest in {*optcheck.CHECKS, *optcheck.EMULATED_ONLY}}
+    problem = optcheck.check_values(values)
+    if problem:
+        raise OptionError(problem)
+    if kubeconfig:
+        problem = optcheck.refuse_with_kubeconfig(values)
+        if problem:
+            raise OptionError(problem)
+    if backend == "emulated":
+        from .emulator.kubevirt.releases import UnknownRelease, release
 
-    if config.getoption("emulator_timing") not in TIMING_PROFILES:
-        raise OptionError(f"--emulator-timing must be one of {', '.join(TIMING_PROFILES)}, "
-                          f"not {config.getoption('emulator_timing')!r}")
-    for name in ("emulator_nodes", "emulator_seed"):
-        value = config.getoption(name)
-        if value is not None and not str(value).lstrip("-").isdigit():
-            raise OptionError(f"--{name.replace('_', '-')} must be an integer, not {value!r}")
-    if int(config.getoption("emulator_nodes")) < 0:
-        raise OptionError("--emulator-nodes must be 0 or more")
+        try:
+            release(config.getoption("kubevirt_version", default=None))
+        except UnknownRelease as exc:
+            raise OptionError(str(exc)) from None
     source = config.getoption("vmconform_features")
     choice = Choice(Path(source).resolve() if source else None, config.getoption("lang"))
     try:
@@ -121,6 +125,8 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = settings_from(config)
     except OptionError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if not hasattr(config, "workerinput"):
+        signals.install()  # SIGTERM and SIGHUP clean up like Ctrl-C
     from .controller import SuiteController
 
     controller = SuiteController(config, settings)

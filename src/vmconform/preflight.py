@@ -56,6 +56,9 @@ PERMISSIONS: list[tuple[str, str, str, str, str]] = [
     ("vm", "update", "subresources.kubevirt.io", "virtualmachineinstances", "pause"),
     ("vm", "update", "subresources.kubevirt.io", "virtualmachineinstances", "unpause"),
     ("vm", "create", "", "namespaces", ""),
+    # the run's Lease (src/vmconform/lease.py): `vmconform cleanup` must see that the run is alive
+    ("vm", "create", "coordination.k8s.io", "leases", ""),
+    ("vm", "patch", "coordination.k8s.io", "leases", ""),
     ("migration", "update", "subresources.kubevirt.io", "virtualmachines", "migrate"),
     ("migration", "create", "kubevirt.io", "virtualmachineinstancemigrations", ""),
     ("storage", "create", "", "persistentvolumeclaims", ""),

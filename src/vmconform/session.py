@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .kube.client import ApiCallFailed, Cluster, ClusterUnreachable, Obj
-from .kube.kinds import NAMESPACE
+from .kube.kinds import NAMESPACE, POD
 from .kube.waits import WaitFailed, wait_for
 from .labels import RUN_ID, SCENARIO, run_labels, run_selector, slug
 from .preflight import ClusterFacts
-from .timeouts import Timeouts
+from .timeouts import PROGRESS_SECONDS, Timeouts
 
 KEEP_CHOICES = ("never", "on-failure", "always")
 
@@ -45,6 +45,7 @@ class SuiteSession:
     namespaces: list[str] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)
     on_close: list[Callable[[], None]] = field(default_factory=list)
+    cleaning_stopped: bool = False  # a second interrupt stopped the cleanup: leave the rest
 
     @property
     def labels(self) -> dict[str, str]:
@@ -60,6 +61,8 @@ class SuiteSession:
 
     def delete_namespace(self, name: str, *, wait: bool = True) -> None:
         """Delete one of this run's namespaces (checked by label) and wait until it is gone."""
+        if self.cleaning_stopped:
+            return
         obj = self.cluster.get(NAMESPACE, None, name)
         if obj is None:
             self._forget(name)
@@ -68,10 +71,35 @@ class SuiteSession:
             raise RuntimeError(f"refusing to delete namespace {name}: it does not carry this run's labels")
         self.cluster.delete(NAMESPACE, None, name)
         if wait:
-            wait_for(self.cluster, NAMESPACE, None, name, until=lambda o: o is None,
-                     describe=lambda o: "<gone>" if o is None else str((o.get("status") or {}).get("phase")),
-                     timeout=self.timeouts["cleanup"], what=f"namespace {name} deleted")
+            self._wait_gone(name)
         self._forget(name)
+
+    def _wait_gone(self, name: str) -> None:
+        """Wait until the namespace is gone; a longer wait says every few seconds what it waits for."""
+        total = self.timeouts["cleanup"]
+        started = time.monotonic()
+        while True:
+            left = total - (time.monotonic() - started)
+            try:
+                wait_for(self.cluster, NAMESPACE, None, name, until=lambda o: o is None,
+                         describe=lambda o: "<gone>" if o is None else str((o.get("status") or {}).get("phase")),
+                         timeout=max(0.0, min(PROGRESS_SECONDS, left)), what=f"namespace {name} deleted")
+                return
+            except WaitFailed as exc:
+                if left <= PROGRESS_SECONDS:
+                    raise WaitFailed(f"namespace {name} deleted: not gone within {total:.0f} s; "
+                                     f"{self._what_is_left(name)}", exc.timeline, exc.last) from None
+            print(f"vmconform: cleanup: waiting for namespace {name} to go ({self._what_is_left(name)}) "
+                  f"{time.monotonic() - started:.0f} s / {total:.0f} s", file=sys.stderr, flush=True)
+
+    def _what_is_left(self, name: str) -> str:
+        try:
+            ns = self.cluster.get(NAMESPACE, None, name)
+            pods, _ = self.cluster.list(POD, name)
+        except (ClusterUnreachable, ApiCallFailed) as exc:
+            return f"cannot read it: {exc}"
+        phase = str(((ns or {}).get("status") or {}).get("phase") or "gone")
+        return f"{phase}, {len(pods)} pod{'' if len(pods) == 1 else 's'} left"
 
     def _forget(self, name: str) -> None:
         if name in self.namespaces:
@@ -101,6 +129,7 @@ class SuiteSession:
                     left.append(name)
                 pending.pop(0)
         except KeyboardInterrupt:
+            self.cleaning_stopped = True
             print("vmconform: cleanup interrupted; left behind (remove with `vmconform cleanup`): "
                   + ", ".join(sorted(set(pending + left))), file=sys.stderr)
             raise

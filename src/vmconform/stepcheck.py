@@ -138,6 +138,8 @@ def check(files: Sequence[Path], defs: Sequence[StepDef]) -> list[Problem]:
     problems: list[Problem] = []
     for path in files:
         feature = FeatureParser(str(path.parent), path.name).parse()
+        if not feature.scenarios:
+            problems.append(Problem(path, 1, "", "", (), note="no scenarios: a feature file needs at least one"))
         for template in feature.scenarios.values():
             problems += check_scenario(template, defs)
     unique = {(str(p.file), p.line, p.text): p for p in problems}

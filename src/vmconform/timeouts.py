@@ -23,12 +23,24 @@ DEFAULTS: dict[str, float] = {
     "console_login": 180.0,
     "console_command": 60.0,
     "unchanged": 2.0,  # how long a rejected operation must be seen to leave the VM unchanged
+    "cluster_lost": 10.0,  # a cluster that has not answered for this long is lost: the run stops
 }
 
 # Entries that bound what a healthy cluster may take (a tolerance), not how long the suite waits: a scale
 # above 1 (a slow cluster) widens them, a scale below 1 (shorter waits) never narrows them — shortening
 # the waits must not make the suite demand more of KubeVirt than it promises.
 TOLERANCES = frozenset({"status_lag"})
+
+
+# the run's Lease (src/vmconform/lease.py); not scaled: other processes judge its freshness
+LEASE_DURATION_SECONDS = 30
+LEASE_RENEW_SECONDS = 5.0
+# a cluster is judged lost only after this many seconds without an answer, however small the scale
+CLUSTER_LOST_MIN_SECONDS = 5.0
+# a quiet wait (cleanup) says what it waits for this often
+PROGRESS_SECONDS = 5.0
+# --timeout-scale bounds: below, no real cluster answers in time; above, a stuck wait never ends
+SCALE_MIN, SCALE_MAX = 0.01, 100.0
 
 
 @dataclass(frozen=True)
@@ -50,4 +62,6 @@ def parse_scale(text: str) -> float:
         raise ValueError(f"--timeout-scale must be a positive number, not {text!r}") from None
     if not value > 0 or value != value or value == float("inf"):
         raise ValueError(f"--timeout-scale must be a positive number, not {text!r}")
+    if not SCALE_MIN <= value <= SCALE_MAX:
+        raise ValueError(f"--timeout-scale must be between {SCALE_MIN:g} and {SCALE_MAX:g}, not {text!r}")
     return value

@@ -15,6 +15,25 @@ NOT_VERIFIED = "not-verified"
 CONFORMANT = "conformant"
 NOT_CONFORMANT = "not-conformant"
 INCOMPLETE = "incomplete"
+# a run that did not finish is never a pass, whatever its finished scenarios said
+INTERRUPTED = "interrupted"  # SIGINT, SIGTERM or SIGHUP
+CLUSTER_LOST = "cluster-lost"  # the cluster stopped answering mid-run
+ERROR = "error"  # the suite itself failed (pytest internal error)
+UNFINISHED = (INTERRUPTED, CLUSTER_LOST, ERROR)
+
+# summary.json "ended.how"
+COMPLETED = "completed"
+
+NOT_RUN_INTERRUPTED = "not run: interrupted"
+INTERRUPTED_WHILE_RUNNING = "interrupted while it ran"
+NOT_RUN_CLUSTER_LOST = "not run: the cluster stopped answering"
+NOT_RUN_ERROR = "not run: the suite stopped on an internal error"
+NOT_RUN = {INTERRUPTED: NOT_RUN_INTERRUPTED, CLUSTER_LOST: NOT_RUN_CLUSTER_LOST, ERROR: NOT_RUN_ERROR}
+
+
+class NotVerifiable(Exception):
+    """A behaviour that could not be checked because of what the operator chose (e.g. a guest login the
+    image refuses): the behaviour is ``not-verified`` with this message as its reason, never ``violated``."""
 
 SCHEMA = "vmconform.summary/v1"
 EMULATED_NOTICE = ("This run used the embedded EMULATED cluster: it checks the suite and the lab's "
@@ -67,8 +86,12 @@ def merge(old: Behaviour | None, new: Behaviour) -> Behaviour:
     return worst
 
 
-def build_summary(behaviours: list[Behaviour], cluster: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
-    verdict = overall(behaviours)
+def build_summary(behaviours: list[Behaviour], cluster: dict[str, Any], run: dict[str, Any],
+                  ended: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``ended``: ``{"how": completed|interrupted|cluster-lost|error, "message": str, "signal": str|None}``;
+    a run that did not complete has that as its verdict."""
+    ended = ended or {"how": COMPLETED, "message": "", "signal": None}
+    verdict = ended["how"] if ended["how"] in UNFINISHED else overall(behaviours)
     emulated = cluster.get("backend") == "emulated"
     counts = {s: sum(1 for b in behaviours if b.status == s) for s in (VERIFIED, VIOLATED, NOT_VERIFIED)}
     return {
@@ -76,6 +99,7 @@ def build_summary(behaviours: list[Behaviour], cluster: dict[str, Any], run: dic
         "verdict": verdict,
         "emulated": emulated,
         "notice": EMULATED_NOTICE if emulated else "",
+        "ended": ended,
         "run": run,
         "cluster": cluster,
         "counts": counts,
@@ -94,6 +118,10 @@ def _step_ref(b: dict[str, Any]) -> str:
 def render_markdown(summary: dict[str, Any]) -> str:
     c = summary["cluster"]
     lines = [f"# vmconform verdict: {summary['verdict'].upper()}", ""]
+    ended = summary.get("ended") or {}
+    if ended.get("how") in UNFINISHED:
+        lines += [f"> **The run did not finish: {ended.get('message') or ended['how']}.** Behaviours it did not "
+                  f"get to are listed as not verified; this is not a verdict on the cluster.", ""]
     if summary.get("emulated"):
         lines += [f"> **{EMULATED_NOTICE}**", ""]
     lines += [
@@ -150,6 +178,9 @@ def terminal_table(summary: dict[str, Any]) -> list[str]:
     out = [f"{_pad('lab', w0)}  {_pad('behaviour', w1)}  verdict"]
     out += [f"{_pad(a, w0)}  {_pad(b, w1)}  {c}" for a, b, c in rows]
     tail = f"overall: {summary['verdict']}"
+    ended = summary.get("ended") or {}
+    if ended.get("how") in UNFINISHED and ended.get("message"):
+        tail += f" ({ended['message']})"
     if summary.get("emulated"):
         tail += " (emulated cluster — not a certification)"
     out.append(tail)

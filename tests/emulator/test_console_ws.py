@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import websocket
 
-from vmconform.console import PROMPT, ConsoleError, SerialConsole, login_for
+from vmconform.console import PROMPT, ConsoleError, LoginRefused, SerialConsole, login_for
 from vmconform.kube.client import Cluster
 from vmconform.kube.kinds import POD, VM, VMI, VMIM
 from vmconform.kube.waits import GONE, observe_unchanged, wait_for, wait_jsonpath
@@ -331,7 +331,7 @@ def test_wrong_password_is_refused(api: Cluster, ns: str) -> None:
     try:
         bad = login_for(CIRROS_IMAGE, "cirros", "wrong")
         assert bad is not None
-        with pytest.raises(ConsoleError, match="refused"):
+        with pytest.raises(LoginRefused, match="refused"):  # an operator setting: not-verified, not violated
             con.login(bad, T)
         con.login(CIRROS_LOGIN, T)
         assert con.run("whoami", T) == "cirros"

@@ -41,8 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("vmconform: interrupted", file=sys.stderr)
-        return 130
+        from ..signals import exit_code, name, received
+
+        print(f"vmconform: interrupted by {name(received())}", file=sys.stderr)
+        return exit_code(received())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,8 +25,12 @@ def add_parser(sub: Any) -> None:
                         "(every window KubeVirt allows gets a seeded random length, zero to seconds)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the timing draws (adversarial without one: a fresh seed, printed)")
+    p.add_argument("--kubevirt-version", default=None, metavar="vX.Y.Z",
+                   help="KubeVirt release to emulate (default v1.9.0); see README")
     p.add_argument("--fault", action="append", default=[], metavar="NAME",
                    help="fault profile to play (repeatable); see README")
+    p.add_argument("--step", action="append", default=[], metavar="NAME=SECONDS",
+                   help="override one timing step, e.g. vmi.boot=5 (repeatable; names in emulator/kubevirt/timing.py)")
     p.set_defaults(func=run)
 
 
@@ -46,6 +50,27 @@ async def serve(options: Options, path: Path, controllers: list[Any] | None = No
     await emu.stop()
 
 
+def parse_steps(items: list[str]) -> tuple[dict[str, float], str | None]:
+    """``--step NAME=SECONDS`` values: the overrides, or a one-line problem."""
+    try:
+        from ..emulator.kubevirt.timing import STEPS
+    except ImportError:
+        STEPS = {}  # type: ignore[assignment]
+    steps: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            seconds = float(value)
+        except ValueError:
+            return {}, f"--step must be NAME=SECONDS, not {item!r}"
+        if name not in STEPS:
+            return {}, f"--step: unknown timing step {name!r}"
+        if not 0 <= seconds <= 3600:
+            return {}, f"--step {name}: seconds must be between 0 and 3600, not {value!r}"
+        steps[name] = seconds
+    return steps, None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.nodes < 0:
         print("vmconform: error: --nodes must be 0 or more", file=sys.stderr)
@@ -62,8 +87,20 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             print(f"vmconform: error: {problem}", file=sys.stderr)
             return USAGE
+    from ..emulator.kubevirt.releases import UnknownRelease, release
+
+    try:
+        release(args.kubevirt_version)
+    except UnknownRelease as exc:
+        print(f"vmconform: error: {exc}", file=sys.stderr)
+        return USAGE
     seed = args.seed if args.seed is not None or args.timing != ADVERSARIAL else random_seed()
-    options = Options(nodes=args.nodes, timing=args.timing, seed=seed, faults=tuple(args.fault), port=args.port)
+    steps, problem = parse_steps(args.step)
+    if problem:
+        print(f"vmconform: error: {problem}", file=sys.stderr)
+        return USAGE
+    options = Options(nodes=args.nodes, timing=args.timing, seed=seed, faults=tuple(args.fault), port=args.port,
+                      kubevirt_version=args.kubevirt_version, extra={"steps": steps} if steps else {})
     try:
         asyncio.run(serve(options, Path(args.write_kubeconfig)))
     except OSError as exc:

@@ -8,4 +8,5 @@ INCOMPLETE = 2  # nothing violated, something not verified
 CLUSTER_UNCHECKABLE = 3  # the cluster could not be reached / authenticated / has no KubeVirt
 USAGE = 4  # bad command line or option value
 PREREQUISITE_MISSING = 5  # e.g. kind without docker
-INTERRUPTED = 130  # Ctrl-C
+INTERNAL_ERROR = 6  # the suite itself failed: verdict "error"
+INTERRUPTED = 130  # Ctrl-C (SIGINT); SIGTERM 143, SIGHUP 129: 128 + the signal's number

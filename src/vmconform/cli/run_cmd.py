@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import verdict
+from .. import optcheck, signals, verdict
 from ..backends import BACKENDS
-from ..emulator.kubevirt.timing import ADVERSARIAL, PROFILES as TIMING_PROFILES, random_seed
+from ..emulator.kubevirt.timing import ADVERSARIAL, random_seed
 from ..features import LANGS
 from ..session import KEEP_CHOICES, Settings
 from ..timeouts import parse_scale
@@ -22,6 +22,9 @@ VERDICT_EXIT = {
     verdict.CONFORMANT: exitcodes.CONFORMANT,
     verdict.NOT_CONFORMANT: exitcodes.NOT_CONFORMANT,
     verdict.INCOMPLETE: exitcodes.INCOMPLETE,
+    verdict.CLUSTER_LOST: exitcodes.CLUSTER_UNCHECKABLE,
+    verdict.ERROR: exitcodes.INTERNAL_ERROR,
+    # verdict.INTERRUPTED: 128 + the signal's number (signals.exit_code)
 }
 
 
@@ -49,21 +52,25 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--timeout-scale", default="1")
     p.add_argument("--keep", default="never", help="never, on-failure or always")
     p.add_argument("--report-dir", default="reports")
-    p.add_argument("--emulator-timing", default="fast", help="fast, realistic or adversarial")
+    # emulated-cluster options: None when not given (refused with --kubeconfig), then their defaults
+    p.add_argument("--emulator-timing", default=None, help="fast, realistic or adversarial")
     p.add_argument("--emulator-seed", default=None,
                    help="seed of the emulated cluster's timing (adversarial without one: a fresh seed, printed)")
-    p.add_argument("--emulator-nodes", default="2")
-    p.add_argument("--emulator-storage", default="rwx,rwo")
-    p.add_argument("--emulator-fault", action="append", default=[], metavar="NAME")
+    p.add_argument("--emulator-nodes", default=None)
+    p.add_argument("--emulator-storage", default=None)
+    p.add_argument("--emulator-fault", action="append", default=None, metavar="NAME")
     p.add_argument("--guest-user", default=None)
     p.add_argument("--guest-password", default=None)
     p.add_argument("--kind-bin", default=None, help="kind executable (with --cluster kind)")
     p.add_argument("--kind-keep", action="store_true", help="keep (and reuse) the kind cluster")
-    p.add_argument("--kubevirt-version", default=None, help="KubeVirt release to install on kind (default: pinned)")
+    p.add_argument("--kubevirt-version", default=None,
+                   help="KubeVirt release: installed on kind (default: pinned), emulated otherwise (default v1.9.0)")
     p.add_argument("--kubevirt-emulation", default="auto", choices=("auto", "on", "off"),
                    help="KubeVirt useEmulation on kind: auto (when no /dev/kvm), on, off")
     p.add_argument("-n", "--parallel", default=None, metavar="N", help="run scenarios in N processes (pytest-xdist)")
     p.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only scenarios matching EXPR")
+    p.add_argument("-m", dest="markexpr", default=None, metavar="EXPR",
+                   help="only scenarios whose tags match EXPR (e.g. 'lab-2.1 and not guest')")
     p.add_argument("--lang", default=None, choices=LANGS,
                    help="the lab's feature files in English (en, default), Korean (ko) or both (all); "
                         "with --features: which of those files (default all)")
@@ -76,6 +83,8 @@ def add_parsers(sub: Any) -> None:
     c = sub.add_parser("cleanup", help="delete what earlier runs left behind (selected by label only)")
     _cluster_args(c)
     c.add_argument("--run-id", default=None, help="only this run's objects")
+    c.add_argument("--force", action="store_true",
+                   help="also delete the namespaces of runs that are still running (fresh Lease)")
     c.set_defaults(func=cleanup)
 
     r = sub.add_parser("report", help="build the single-file Allure HTML report from reports/allure-results")
@@ -91,20 +100,36 @@ def _fail(message: str, code: int) -> int:
 def validate(args: argparse.Namespace) -> str | None:
     if args.cluster not in BACKENDS:
         return f"unknown --cluster {args.cluster!r}: choose emulated or kind, or give --kubeconfig PATH"
-    if args.kubeconfig and not Path(args.kubeconfig).is_file():
-        return f"kubeconfig {args.kubeconfig} does not exist"
+    values = vars(args)
+    if args.kubeconfig:
+        problem = optcheck.refuse_with_kubeconfig(values, defaults_given=True)
+        if problem:
+            return problem
+    for dest, default in optcheck.EMULATED_ONLY.items():
+        if dest in values and values[dest] is None:
+            setattr(args, dest, list(default) if isinstance(default, list) else default)
+    if args.kubeconfig:
+        problem = kubeconfig_problem(args.kubeconfig, args.context)
+        if problem:
+            return problem
     try:
         parse_scale(args.timeout_scale)
     except ValueError as exc:
         return str(exc)
     if args.keep not in KEEP_CHOICES:
         return f"--keep must be one of {', '.join(KEEP_CHOICES)}, not {args.keep!r}"
-    if args.emulator_timing not in TIMING_PROFILES:
-        return f"--emulator-timing must be one of {', '.join(TIMING_PROFILES)}, not {args.emulator_timing!r}"
-    for flag in ("emulator_nodes", "emulator_seed", "parallel"):
-        value = getattr(args, flag)
-        if value is not None and not (str(value).isdigit() or (flag == "parallel" and value == "auto")):
-            return f"--{flag.replace('_', '-')} must be a non-negative integer, not {value!r}"
+    problem = optcheck.check_values(values)
+    if problem:
+        return problem
+    if args.parallel is not None and not (str(args.parallel).isdigit() or args.parallel == "auto"):
+        return f"--parallel must be a non-negative integer, not {args.parallel!r}"
+    if args.cluster == "emulated" and not args.kubeconfig and args.kubevirt_version is not None:
+        from ..emulator.kubevirt.releases import UnknownRelease, release
+
+        try:
+            release(args.kubevirt_version)
+        except UnknownRelease as exc:
+            return str(exc)
     if args.cluster == "kind" and args.parallel and not args.kubeconfig:
         return "--parallel is not supported with --cluster kind (every worker would set up the cluster)"
     if args.emulator_fault:
@@ -115,6 +140,45 @@ def validate(args: argparse.Namespace) -> str | None:
         problem = validate_faults(args.emulator_fault)
         if problem:
             return problem
+    return report_dir_problem(Path(args.report_dir))
+
+
+def kubeconfig_problem(path: str, context: str | None) -> str | None:
+    """A kubeconfig that cannot be used (missing, unreadable, not a kubeconfig, unknown context): one line."""
+    from ..kube.client import Cluster
+
+    if not Path(path).is_file():
+        return f"kubeconfig {path} does not exist"
+    try:
+        Path(path).read_bytes()
+    except OSError as exc:
+        return f"cannot read kubeconfig {path}: {exc.strerror or exc}"
+    try:
+        Cluster.from_kubeconfig(path, context).close()
+    except Exception as exc:  # noqa: BLE001 - garbage, or a context it does not have
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if context and "context" in text.lower():
+            return f"kubeconfig {path} has no context {context!r}"
+        return f"cannot use kubeconfig {path}: {text}"
+    return None
+
+
+def report_dir_problem(report_dir: Path) -> str | None:
+    """The report directory must be a directory we can write in, or one we can create (nothing is created here)."""
+    import tempfile
+
+    if report_dir.exists() and not report_dir.is_dir():
+        return f"--report-dir {report_dir} is a file, not a directory"
+    existing = report_dir
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot write reports to --report-dir {report_dir}: {existing} is not a directory"
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".vmconform-write-check-"):
+            pass
+    except OSError as exc:
+        return f"cannot write reports to --report-dir {report_dir}: {exc.strerror or exc}"
     return None
 
 
@@ -123,10 +187,7 @@ def _preflight(args: argparse.Namespace) -> str | None:
     from ..kube.client import Cluster
     from ..preflight import Uncheckable, check
 
-    try:
-        cluster = Cluster.from_kubeconfig(args.kubeconfig, args.context)
-    except Exception as exc:  # noqa: BLE001 - a broken kubeconfig file
-        return f"cannot use kubeconfig {args.kubeconfig}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    cluster = Cluster.from_kubeconfig(args.kubeconfig, args.context)  # checked by validate()
     try:
         check(cluster, rwx_class=args.rwx_storage_class, rwo_class=args.rwo_storage_class)
     except Uncheckable as exc:
@@ -184,6 +245,8 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
             argv += ["--dist", "worksteal"]
     if args.select:
         argv += ["-k", args.select]
+    if args.markexpr:
+        argv += ["-m", args.markexpr]
     return argv + list(args.pytest_args)
 
 
@@ -212,7 +275,10 @@ def run(args: argparse.Namespace) -> int:
         args.emulator_seed = str(random_seed())  # one seed for every worker, printed so the run can be replayed
         print(f"vmconform: adversarial timing with --emulator-seed {args.emulator_seed}", flush=True)
     report_dir = Path(args.report_dir).resolve()
-    report_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"cannot write reports to --report-dir {report_dir}: {exc.strerror or exc}", exitcodes.USAGE)
     summary_file = report_dir / "summary.json"
     summary_file.unlink(missing_ok=True)
     # a run's results are its own (older runs live on in allure-report/history.jsonl)
@@ -220,19 +286,40 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(report_dir / stale, ignore_errors=True)
     import pytest
 
-    code = int(pytest.main(pytest_argv(args, root, report_dir)))
-    if code == int(pytest.ExitCode.INTERRUPTED):
-        return _fail("interrupted", exitcodes.INTERRUPTED)
-    if code == exitcodes.CLUSTER_UNCHECKABLE:
+    signals.install()  # SIGTERM and SIGHUP clean up like Ctrl-C
+    try:
+        code = int(pytest.main(pytest_argv(args, root, report_dir)))
+    except KeyboardInterrupt:  # a second signal while pytest was finishing
+        code = int(pytest.ExitCode.INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - pytest itself failed (e.g. reporting an interrupt): judge by the summary
+        print(f"vmconform: pytest failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        code = int(pytest.ExitCode.INTERNAL_ERROR)
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else None
+    if summary is not None and summary["verdict"] in verdict.UNFINISHED:
+        ended = summary.get("ended") or {}
+        print(f"vmconform: verdict {summary['verdict']}: {ended.get('message', '')}; "
+              f"summary {report_dir / 'summary.md'}, JUnit {report_dir / 'junit.xml'}", file=sys.stderr)
+        if summary["verdict"] == verdict.INTERRUPTED:
+            return signals.exit_code(signals.received())
+        return VERDICT_EXIT[summary["verdict"]]
+    if signals.received() is not None:
+        return _fail(f"interrupted by {signals.name(signals.received())}", signals.exit_code(signals.received()))
+    if code == int(pytest.ExitCode.INTERRUPTED):  # pytest's exit 2 without a signal: collection errors
+        return _fail("the feature files could not be collected (see the errors above)", exitcodes.USAGE)
+    if code == int(pytest.ExitCode.NO_TESTS_COLLECTED) and summary is None and args.cluster != "kind":
+        return _fail("no scenario selected" + (f" by -k {args.select!r}" if args.select else "")
+                     + (f" by -m {args.markexpr!r}" if args.markexpr else ""), exitcodes.USAGE)
+    if code == exitcodes.CLUSTER_UNCHECKABLE and summary is None:
         return exitcodes.CLUSTER_UNCHECKABLE
-    if code == exitcodes.PREREQUISITE_MISSING and args.cluster == "kind" and not summary_file.is_file():
+    if code == exitcodes.PREREQUISITE_MISSING and args.cluster == "kind" and summary is None:
         return exitcodes.PREREQUISITE_MISSING
+    if code == int(pytest.ExitCode.NO_TESTS_COLLECTED) and summary is None:
+        return _fail("no scenario selected", exitcodes.USAGE)
     if code == int(pytest.ExitCode.USAGE_ERROR):
         return exitcodes.USAGE
-    if not summary_file.is_file():
+    if summary is None:
         return _fail(f"the run ended without a verdict (pytest exit {code}); see the output above",
-                     exitcodes.CLUSTER_UNCHECKABLE if code else exitcodes.INCOMPLETE)
-    summary = json.loads(summary_file.read_text())
+                     exitcodes.INTERNAL_ERROR)
     print(f"vmconform: verdict {summary['verdict']}; summary {report_dir / 'summary.md'}, JUnit {report_dir / 'junit.xml'}")
     if not args.no_html:
         _build_html(report_dir, root)
@@ -256,9 +343,10 @@ def cleanup(args: argparse.Namespace) -> int:
     if not args.kubeconfig:
         return _fail("cleanup needs --kubeconfig PATH (the emulated cluster keeps nothing between runs)",
                      exitcodes.USAGE)
-    if not Path(args.kubeconfig).is_file():
-        return _fail(f"kubeconfig {args.kubeconfig} does not exist", exitcodes.USAGE)
-    return remove_leftovers(args.kubeconfig, args.context, args.run_id)
+    problem = kubeconfig_problem(args.kubeconfig, args.context)
+    if problem:
+        return _fail(problem, exitcodes.USAGE)
+    return remove_leftovers(args.kubeconfig, args.context, args.run_id, force=args.force)
 
 
 def report(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ class Options:
     host: str = "127.0.0.1"
     history: int = 2000
     extra: dict[str, Any] = field(default_factory=dict)
+    kubevirt_version: str | None = None  # KubeVirt release profile (kubevirt/releases.py); None: the default
 
 
 class Emulator:

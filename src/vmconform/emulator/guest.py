@@ -199,7 +199,14 @@ class Guest:
             "[    0.000000] Command line: console=ttyS0\n"
             f"[    1.000000] Run /sbin/init as init process\n\n"
         )
+        if self.autologin:  # an image whose console starts logged in (e.g. a getty with --autologin)
+            return _wire(log + self._start_session(self.profile.user))
         return _wire(log + self._login_prompt(issue=True))
+
+    @property
+    def autologin(self) -> bool:
+        """Images named ``…autologin…`` start with their user logged in on the console."""
+        return "autologin" in self.image.lower()
 
     def pause(self) -> None:
         """Freeze the guest: its uptime stops and input is buffered."""

@@ -220,6 +220,12 @@ STORAGECLASSES = ResourceType(
     ),
 )
 
+# a run's liveness record (src/vmconform/lease.py); columns as kubectl shows them for leases
+LEASES = ResourceType(
+    "coordination.k8s.io", "v1", "leases", "lease", "Lease", True, has_status=False,
+    columns=(Column("Holder", "string", lambda o: dig(o, "spec", "holderIdentity", default="")), AGE),
+)
+
 KUBEVIRT_GROUP = "kubevirt.io"
 
 VMS = ResourceType(
@@ -258,7 +264,7 @@ KUBEVIRTS = ResourceType(
 )
 
 ALL: tuple[ResourceType, ...] = (
-    NAMESPACES, NODES, PODS, EVENTS, PVCS, PVS, STORAGECLASSES, VMS, VMIS, VMIMS, KUBEVIRTS,
+    NAMESPACES, NODES, PODS, EVENTS, PVCS, PVS, STORAGECLASSES, LEASES, VMS, VMIS, VMIMS, KUBEVIRTS,
 )
 
 

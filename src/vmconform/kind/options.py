@@ -43,7 +43,8 @@ def add_kind_options(parser: pytest.Parser) -> None:
             group.addoption(name, **kwargs)
 
     add("--kubevirt-version", default=None, type=_kubevirt_version, metavar="vX.Y.Z",
-        help="with --cluster kind: KubeVirt release to install (default: the one pinned in clusters/kind/install.yaml)")
+        help="KubeVirt release: with --cluster kind the one to install (default: pinned in "
+             "clusters/kind/install.yaml); on the emulated cluster the release profile to emulate (default v1.9.0)")
     add("--kubevirt-emulation", default="auto", choices=EMULATION_CHOICES,
         help="with --cluster kind: switch KubeVirt's useEmulation on (QEMU without KVM): "
              "auto (default: when this host has no /dev/kvm), on or off")

@@ -32,6 +32,7 @@ PVC = Kind("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
 EVENT = Kind("", "v1", "events", "Event")
 NAMESPACE = Kind("", "v1", "namespaces", "Namespace", namespaced=False)
 NODE = Kind("", "v1", "nodes", "Node", namespaced=False)
+LEASE = Kind("coordination.k8s.io", "v1", "leases", "Lease")
 STORAGECLASS = Kind("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False)
 
 SUBRESOURCES = "/apis/subresources.kubevirt.io/v1"

@@ -73,6 +73,7 @@ class Admission:
             mig["metadata"].setdefault("labels", {})[C.LABEL_VMI_NAME] = vmi_name
         add_finalizer(mig, C.FINALIZER_MIGRATION)
         mig.pop("status", None)
+        self.ctx.release.prune("VirtualMachineInstanceMigration", mig)  # spec fields newer than the release
 
     def _validate_migration(self, mig: Obj) -> None:
         spec = mig.get("spec") or {}

@@ -9,10 +9,10 @@ from ..resources import KUBEVIRTS, NAMESPACES, NODES, STORAGECLASSES, dig
 from ..store import Event
 from ..timeutil import now_rfc3339
 from .constants import (
-    ANNO_DEFAULT_CLASS, FINALIZER_KUBEVIRT, INSTALL_NAMESPACE, KUBEVIRT_CR_NAME, KUBEVIRT_REGISTRY,
-    KUBEVIRT_VERSION, LABEL_HOSTNAME, LABEL_SCHEDULABLE,
+    ANNO_DEFAULT_CLASS, FINALIZER_KUBEVIRT, INSTALL_NAMESPACE, KUBEVIRT_CR_NAME, LABEL_HOSTNAME, LABEL_SCHEDULABLE,
 )
 from .context import KubeVirtContext, context_of
+from .releases import DEFAULT_RELEASE, Release
 from .storage import LOCAL_PROVISIONER, SHARED_PROVISIONER
 from .util import add_finalizer, remove_finalizers, set_condition
 
@@ -135,7 +135,7 @@ def kubevirt_cr() -> Obj:
     }
 
 
-def deployed_status(cr: Obj) -> Obj:
+def deployed_status(cr: Obj, release: Release = DEFAULT_RELEASE) -> Obj:
     status = dict(cr.get("status") or {})
     for ctype, value, reason, message in (
         ("Available", "True", "AllComponentsReady", "All components are ready."),
@@ -148,9 +148,9 @@ def deployed_status(cr: Obj) -> Obj:
     status.update({
         "phase": "Deployed",
         "defaultArchitecture": "amd64",
-        "operatorVersion": KUBEVIRT_VERSION,
-        "targetKubeVirtVersion": KUBEVIRT_VERSION, "observedKubeVirtVersion": KUBEVIRT_VERSION,
-        "targetKubeVirtRegistry": KUBEVIRT_REGISTRY, "observedKubeVirtRegistry": KUBEVIRT_REGISTRY,
+        "operatorVersion": release.version,
+        "targetKubeVirtVersion": release.version, "observedKubeVirtVersion": release.version,
+        "targetKubeVirtRegistry": release.registry, "observedKubeVirtRegistry": release.registry,
         "targetDeploymentID": deployment_id, "observedDeploymentID": deployment_id,
         "observedGeneration": int(cr["metadata"].get("generation", 1)),
         "outdatedVirtualMachineInstanceWorkloads": 0,
@@ -185,7 +185,7 @@ class ClusterBootstrap:
         ctx.queue.register("kubevirt", self.reconcile)
         ctx.watch(KUBEVIRTS, self._on_event)
         if store.peek(KUBEVIRTS, INSTALL_NAMESPACE, KUBEVIRT_CR_NAME) is None:
-            cr = store.create(KUBEVIRTS, kubevirt_cr(), INSTALL_NAMESPACE)
+            cr = store.create(KUBEVIRTS, ctx.release.prune("KubeVirt", kubevirt_cr()), INSTALL_NAMESPACE)
             # Installed before the suite looks: the CR is Deployed from the start.
             self._deploy(cr["metadata"]["namespace"], cr["metadata"]["name"])
 
@@ -201,10 +201,11 @@ class ClusterBootstrap:
 
     def _deploy(self, ns: str, name: str) -> None:
         assert self.ctx is not None
+        release = self.ctx.release
 
         def fn(cr: Obj) -> None:
             add_finalizer(cr, FINALIZER_KUBEVIRT)
-            cr["status"] = deployed_status(cr)
+            cr["status"] = deployed_status(cr, release)
 
         self.ctx.store.mutate(KUBEVIRTS, ns, name, fn, status=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# The default release's values; what differs between releases is read from ctx.release (releases.py).
 KUBEVIRT_VERSION = "v1.9.0"
 KUBEVIRT_REGISTRY = "quay.io/kubevirt"
 LAUNCHER_IMAGE = f"{KUBEVIRT_REGISTRY}/virt-launcher:{KUBEVIRT_VERSION}"
@@ -112,7 +113,7 @@ ANNO_UNSCHEDULABLE_TIMEOUT = "kubevirt.io/migrationUnschedulablePodTimeoutSecond
 ANNO_PENDING_TIMEOUT = "kubevirt.io/migrationPendingPodTimeoutSeconds"
 ANNO_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 FINALIZER_VM_CONTROLLER = "kubevirt.io/virtualMachineControllerFinalize"
-FINALIZER_VMI = "kubevirt.io/foregroundDeleteVirtualMachine"
+FINALIZER_VMI = "kubevirt.io/foregroundDeleteVirtualMachine"  # v1.7+; ctx.release.vmi_finalizer
 FINALIZER_MIGRATION = "kubevirt.io/migrationJobFinalize"
 FINALIZER_KUBEVIRT = "foregroundDeleteKubeVirt"
 FINALIZER_PVC_PROTECTION = "kubernetes.io/pvc-protection"

@@ -6,14 +6,15 @@ import asyncio
 import random
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..resources import ResourceType
+from ..resources import PODS, VMIMS, ResourceType
 from ..store import Event, Store
 from .behaviour import Behaviour
 from .events import EventRecorder
 from .guests import GuestHandle, GuestRegistry
 from .indexes import install as install_indexes
+from .releases import Release, release_of
 from .subresource_api import SubresourceRoutes
-from .timing import Timing
+from .timing import ADVERSARIAL, Timing
 from .workqueue import Gates, Key, WorkQueue
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ Obj = dict[str, Any]
 EventFn = Callable[[Event], None]
 
 _ATTR = "_kubevirt_context"
+_DRAW_KINDS = {"vmim": VMIMS, "launcher-pod": PODS}  # work-queue kinds whose objects may have generated names
 # pkg/controller/controller.go SetLatestApiVersionAnnotation (ApiLatestVersion, ApiStorageVersion: v1)
 ANNO_LATEST_OBSERVED = "kubevirt.io/latest-observed-api-version"
 ANNO_STORAGE_OBSERVED = "kubevirt.io/storage-observed-api-version"
@@ -37,6 +39,7 @@ class KubeVirtContext:
         self.store: Store = emulator.store
         install_indexes(self.store)
         self.options = emulator.options
+        self.release: Release = release_of(self.options)  # the emulated KubeVirt release (§11)
         try:
             self.loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -68,7 +71,7 @@ class KubeVirtContext:
 
     def gate(self, owner: str, lane: str, stage: str, step: str | float, key: Key) -> bool:
         """True once the step's duration has passed since ``stage`` was first asked for (then consumed)."""
-        seconds = step if isinstance(step, (int, float)) else self.timing.duration(step, key)
+        seconds = step if isinstance(step, (int, float)) else self.duration(step, key)
         return self.gates.ready(owner, lane, stage, float(seconds), key, step if isinstance(step, str) else "")
 
     def observe_api_version(self, res: ResourceType, obj: Obj) -> bool:
@@ -86,7 +89,16 @@ class KubeVirtContext:
         return True
 
     def duration(self, step: str, key: Key | None = None) -> float:
-        """A step's duration for the object ``key`` (seeded per object under the adversarial profile)."""
+        """A step's duration for the object ``key`` (seeded per object under the adversarial profile).
+
+        Objects named by the server (``generateName``: launcher pods, migrations of the migrate
+        subresource) draw under their prefix, so a replay with the same seed draws the same."""
+        if key is not None and self.timing.profile == ADVERSARIAL:
+            res = _DRAW_KINDS.get(key[0])
+            obj = self.store.peek(res, key[1], key[2]) if res is not None else None
+            prefix = obj["metadata"].get("generateName") if obj is not None else None
+            if prefix and key[2].startswith(prefix):
+                key = (key[0], key[1], prefix)
         return self.timing.duration(step, key)
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from . import constants as C
 from .bootstrap import migration_config
 from .context import KubeVirtContext, context_of
 from .indexes import POD_MIGRATION_JOB, VMIM_PHASE, VMIM_UID, VMIM_VMI
-from .launcher import launcher_pod, mark_finished, pod_final
+from .launcher import finish_migration_source, launcher_pod, mark_finished, pod_final
 from .pods import FINISHED, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, pods_of
 from .util import remove_finalizers, set_condition
 
@@ -115,7 +115,9 @@ class MigrationController:
 
     def _write_vmi(self, vmi: Obj, fn: Any) -> None:
         assert self.ctx is not None
-        self.ctx.store.mutate(VMIS, vmi["metadata"]["namespace"], vmi["metadata"]["name"], fn, status=True)
+        prune = self.ctx.release.prune  # fields this release's VMI does not have (releases.FIELDS_SINCE)
+        self.ctx.store.mutate(VMIS, vmi["metadata"]["namespace"], vmi["metadata"]["name"],
+                              lambda o: prune("VirtualMachineInstance", fn(o) or o), status=True)
 
     def _event(self, obj: Obj, type_: str, reason: str, message: str, handler: bool = False) -> None:
         assert self.ctx is not None
@@ -217,7 +219,9 @@ class MigrationController:
         outbound = 0
         for other in running:
             other_vmi = ctx.store.peek(VMIS, other["metadata"]["namespace"], dig(other, "spec", "vmiName", default=""))
-            if other_vmi is not None and dig(other_vmi, "status", "nodeName") == source:
+            # outboundMigrationsOnNode: after the target's ack the VMI names the target, its migrationState the source
+            if other_vmi is not None and source in (dig(other_vmi, "status", "nodeName"),
+                                                    dig(other_vmi, "status", "migrationState", "sourceNode")):
                 outbound += 1
         if len(running) >= int(cfg["parallelMigrationsPerCluster"]):
             self._wait_for_slot(key)
@@ -232,7 +236,7 @@ class MigrationController:
         selector = {**(dig(mig, "spec", "addedNodeSelector", default={}) or {}),
                     **ctx.behaviour.target_node_selector(vmi)}
         pod = launcher_pod(vmi, migration=mig, added_selector=selector,
-                           anti_affinity=ctx.behaviour.migration_target_avoids_source())
+                           anti_affinity=ctx.behaviour.migration_target_avoids_source(), release=ctx.release)
         created = ctx.store.create(PODS, pod, mig["metadata"]["namespace"])
         self._event(mig, C.EV_NORMAL, "SuccessfulCreate", f"Created migration target pod {created['metadata']['name']}")
         self._write(mig, lambda o: _set_phase(o.setdefault("status", {}), C.MIG_SCHEDULING))
@@ -456,7 +460,7 @@ class MigrationController:
         if pod is None or pod_final(pod) or pod["metadata"].get("deletionTimestamp"):
             return
         if ctx.gate(mig["metadata"]["uid"], "source", "exit", "migration.source_exit", self._key(mig)):
-            ctx.store.mutate(PODS, ns, source, lambda o: mark_finished(o, True), status=True)
+            ctx.store.mutate(PODS, ns, source, lambda o: finish_migration_source(o, ctx.release), status=True)
 
     # ------------------------------------------------------------ cancellation and garbage collection
 

@@ -239,7 +239,7 @@ def _resource_list(version: str) -> Obj:
 
 
 async def _version(call: SubresourceCall) -> web.StreamResponse:
-    return json_body({"gitVersion": C.KUBEVIRT_VERSION, "gitCommit": "vmconform-emulator",
+    return json_body({"gitVersion": call.ctx.release.version, "gitCommit": "vmconform-emulator",
                       "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.9",
                       "compiler": "gc", "platform": "linux/amd64"})
 

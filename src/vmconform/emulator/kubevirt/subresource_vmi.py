@@ -34,7 +34,7 @@ async def pause(call: SubresourceCall) -> web.StreamResponse:
     if dig(vmi, "status", "phase") != C.RUNNING:
         raise conflict(VMI_RES, name, C.MSG_NOT_RUNNING)
     probe = dig(vmi, "spec", "livenessProbe")
-    if probe is not None and probe.get("guestAgentPing") is None:
+    if ctx.release.pause_checks_liveness_probe and probe is not None and probe.get("guestAgentPing") is None:
         raise errors.forbidden(VMI_RES, name, C.MSG_PAUSE_LIVENESS, C.GROUP)
     vc = _controller(call)
     if has_condition(vmi, C.COND_PAUSED) or vc.pause_pending(vmi):
@@ -47,7 +47,7 @@ async def pause(call: SubresourceCall) -> web.StreamResponse:
 async def unpause(call: SubresourceCall) -> web.StreamResponse:
     ctx, ns, name = call.ctx, call.namespace, call.name
     vm = ctx.store.peek(VMS, ns, name)
-    if vm is not None and dig(vm, "status", "snapshotInProgress") is not None:
+    if ctx.release.unpause_checks_snapshot and vm is not None and dig(vm, "status", "snapshotInProgress") is not None:
         raise conflict(VM_RES, name, C.MSG_SNAPSHOT_IN_PROGRESS)
     opts = await call.options(UNPAUSE_OPTIONS)
     vmi = require(ctx, VMI_RES, ns, name)

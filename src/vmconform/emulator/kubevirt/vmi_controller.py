@@ -19,7 +19,6 @@ from .guests import GuestHandle
 from .indexes import VMI_PHASE
 from .launcher import (
     ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF, image_pull_state, launcher_pod, pod_final,
-    set_readiness_gate,
 )
 from .pods import (
     IMAGE_PULL, RUNNING, TERMINATING, UNSCHEDULABLE, PodDriver, gate_status, is_launcher, kubelet_ready, pods_of,
@@ -106,7 +105,7 @@ class VMIController(VMIBase):
         if res is not VMIS or op != "CREATE":
             return
         apply_defaults(obj.setdefault("spec", {}))
-        add_finalizer(obj, C.FINALIZER_VMI)
+        add_finalizer(obj, self.ctx.release.vmi_finalizer if self.ctx is not None else C.FINALIZER_VMI)
         keep = {k: v for k, v in (obj.get("status") or {}).items() if k == "virtualMachineRevisionName"}
         obj["status"] = keep
 
@@ -232,7 +231,7 @@ class VMIController(VMIBase):
         else:
             if not ctx.gate(meta["uid"], "life", "pod", "vmi.pod_create", self._key(vmi)):
                 return
-            pod = ctx.store.create(PODS, launcher_pod(vmi), ns)
+            pod = ctx.store.create(PODS, launcher_pod(vmi, release=ctx.release), ns)
             self._event(vmi, C.EV_NORMAL, "SuccessfulCreate", f"Created virtual machine pod {pod['metadata']['name']}",
                         handler=False)
 
@@ -296,7 +295,7 @@ class VMIController(VMIBase):
             if (get_condition(o, C.COND_SYNCHRONIZED) or {}).get("reason") in (ERR_IMAGE_PULL, IMAGE_PULL_BACKOFF):
                 remove_condition(st, C.COND_SYNCHRONIZED)
             st["activePods"] = self._active_pods(o)
-            st["launcherContainerImageVersion"] = C.LAUNCHER_IMAGE
+            st["launcherContainerImageVersion"] = ctx.release.launcher_image
             st["volumeStatus"] = volume_status(ctx.store, o["metadata"]["namespace"], o.get("spec") or {})
             st["runtimeUser"] = 107
             st["selinuxContext"] = "none"
@@ -331,8 +330,7 @@ class VMIController(VMIBase):
         if paused:
             ctx.behaviour.pause_guest(handle)
             rt.want_paused = None
-        ctx.store.mutate(PODS, ns, pod["metadata"]["name"], lambda o: set_readiness_gate(o, paused), status=True)
-        pod = ctx.store.peek(PODS, ns, pod["metadata"]["name"]) or pod
+        # a VMI started paused: the pod's readiness gate follows later, as after a pause (W7)
         ip = dig(pod, "status", "podIP", default="")
 
         def fn(o: Obj) -> None:
@@ -340,7 +338,8 @@ class VMIController(VMIBase):
             set_phase(st, C.RUNNING)
             live, storage, block = migratability(o, ctx.behaviour)
             copy_condition(st, live)
-            copy_condition(st, storage)
+            if ctx.release.storage_live_migratable:
+                copy_condition(st, storage)
             st["migrationMethod"] = C.BLOCK_MIGRATION if block else C.LIVE_MIGRATION
             st["interfaces"] = self.interfaces(o, ip)
             st["guestOSInfo"] = {}

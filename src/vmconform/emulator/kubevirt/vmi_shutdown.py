@@ -159,5 +159,6 @@ class VMIBase:
             return  # the kubelet still has to remove a pod (it requeues this VMI when it does)
         if not ctx.gate(uid, "life", "finalize", "vmi.finalize", key):
             return
-        ctx.store.mutate(VMIS, ns, name, lambda o: remove_finalizers(o, C.FINALIZER_VMI, C.FINALIZER_VM_CONTROLLER),
+        ctx.store.mutate(VMIS, ns, name, lambda o: remove_finalizers(o, *ctx.release.vmi_finalizers,
+                                                                       C.FINALIZER_VM_CONTROLLER),
                          status=True)
