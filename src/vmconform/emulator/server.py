@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, tables
+from . import bodies, discovery, errors, query, tables
 from .errors import ApiError
 from .openapi import OpenAPI
 from .patches import PatchError, apply_merge, json_patch, merge_patch
@@ -198,16 +198,19 @@ class ApiServer:
         ctype = request.headers.get("Content-Type", "")
         if ctype.startswith(PROTOBUF):
             return decode_protobuf(raw)
-        try:
-            if "yaml" in ctype:
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise errors.bad_request(f"the request body is not valid: {exc}") from exc
+        return bodies.parse(raw, ctype)
+
+    async def _object(self, request: web.Request, res: ResourceType) -> dict[str, Any]:
+        """A create/update body: an object of ``res``'s kind, or the 400 kube-apiserver answers."""
+        raw = await request.read()
+        if not raw:
+            raise bodies.unrecognized(res, raw, "Object 'Kind' is missing in ''")
+        return bodies.require_object(res, await self._body(request), raw)
 
     async def _resource(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
         dry_run = bool(q.getall("dryRun", []))
+        query.resource_version(q)  # a malformed resourceVersion is a 400 on every verb
         method = request.method
         if t.subresource not in (None, "status"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -215,11 +218,11 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if t.name is None:
             if method == "GET":
-                if q.get("watch") in ("true", "1"):
+                if query.flag(q, "watch"):
                     return await self._watch(request, t)
                 return self._list(request, t)
             if method == "POST":
-                body = await self._body(request)
+                body = await self._object(request, t.res)
                 _reset_status_on_create(t.res, body)
                 _validate_name(t.res, body)
                 return json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201)
@@ -232,7 +235,7 @@ class ApiServer:
                 return json_response(tables.table(t.res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}))
             return json_response(obj)
         if method == "PUT":
-            body = await self._body(request)
+            body = await self._object(request, t.res)
             self._check_identity(t, body)
             if t.res.custom and not body["metadata"].get("resourceVersion"):
                 # Custom resources do not allow unconditional updates (a CRD's AllowUnconditionalUpdate).
@@ -242,14 +245,40 @@ class ApiServer:
         if method == "PATCH":
             return await self._patch(request, t, dry_run)
         if method == "DELETE":
-            body = await self._body(request)
-            options = dict(body) if isinstance(body, dict) else {}
-            if "propagationPolicy" in q:
-                options["propagationPolicy"] = q["propagationPolicy"]
-            if "gracePeriodSeconds" in q:
-                options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+            options = await self._delete_options(request)
             return json_response(self.store.delete(t.res, t.namespace, t.name, options, dry_run=dry_run))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        """DeleteOptions from the body and the query, validated like ``ValidateDeleteOptions``."""
+        q = request.query
+        body = await self._body(request)
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise errors.bad_request(
+                f"the body of the request was in an unknown format - json: cannot unmarshal "
+                f"{bodies.GO_TYPES.get(type(body), 'value')} into Go value of type v1.DeleteOptions")
+        options = dict(body)
+        if "propagationPolicy" in q:
+            options["propagationPolicy"] = q["propagationPolicy"]
+        grace = query.integer(q, "gracePeriodSeconds")
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
+        policy = options.get("propagationPolicy")
+        if policy is not None and policy not in query.PROPAGATION_POLICIES:
+            raise errors.invalid("DeleteOptions", "", [(
+                "propagationPolicy", f"Unsupported value: {json.dumps(policy)}: supported values: "
+                                     '"Foreground", "Background", "Orphan"')], "meta.k8s.io")
+        if policy is not None and options.get("orphanDependents") is not None:
+            raise errors.invalid("DeleteOptions", "", [(
+                "propagationPolicy", f"Invalid value: {json.dumps(policy)}: orphanDependents and "
+                                     "deletionPropagation cannot be both set")], "meta.k8s.io")
+        sent = options.get("gracePeriodSeconds")
+        if sent is not None and (not isinstance(sent, int) or isinstance(sent, bool)):
+            raise errors.bad_request("the body of the request was in an unknown format - json: cannot unmarshal "
+                                     "into Go struct field DeleteOptions.gracePeriodSeconds of type int64")
+        return options
 
     def _check_identity(self, t: Target, body: Any) -> None:
         if not isinstance(body, dict):
@@ -269,9 +298,11 @@ class ApiServer:
                            'the body of the request was in an unknown format - accepted media types include: '
                            'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml')
         body = await self._body(request)
+        raw = await request.read()
         current = self.store.get(t.res, t.namespace, t.name)
         try:
             if ctype == "application/apply-patch+yaml":
+                body = bodies.require_object(t.res, body, raw)
                 if current is None:
                     if t.subresource:
                         raise errors.not_found(t.res.plural, t.name, t.res.group)
@@ -290,6 +321,10 @@ class ApiServer:
                 raise ApiError(415, "UnsupportedMediaType", f"unsupported patch content type {ctype!r}")
         except PatchError as err:
             raise ApiError(err.code, err.reason, err.message) from err
+        if not isinstance(new, dict):
+            raise errors.bad_request(f"the patch did not produce an object: json: cannot unmarshal "
+                                     f"{bodies.GO_TYPES.get(type(new), 'value')} into Go value of type "
+                                     f"map[string]interface {{}}")
         self._check_identity(t, new)
         return json_response(self.store.replace(t.res, new, subresource=t.subresource or "", dry_run=dry_run))
 
@@ -327,7 +362,7 @@ class ApiServer:
                 raise errors.bad_request("continue key is not valid") from exc
             objs = [o for o in objs if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
         meta: dict[str, Any] = {"resourceVersion": rv}
-        limit = int(q.get("limit", "0") or 0)
+        limit = query.integer(q, "limit", 0) or 0
         if limit > 0 and limit < len(objs):
             last = objs[limit - 1]["metadata"]
             meta["continue"] = base64.urlsafe_b64encode(json.dumps(
@@ -341,11 +376,11 @@ class ApiServer:
 
     async def _watch(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
-        rv_text = q.get("resourceVersion", "")
-        since = int(rv_text) if rv_text not in ("", "0") else None
+        since = query.resource_version(q)
         as_table = tables.wants_table(request.headers.get("Accept", ""))
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        timeout = min(float(q.get("timeoutSeconds", self.max_watch_seconds)), self.max_watch_seconds)
+        bookmarks = query.flag(q, "allowWatchBookmarks")
+        asked = query.integer(q, "timeoutSeconds")
+        timeout = float(self.max_watch_seconds if asked is None or asked <= 0 else min(asked, self.max_watch_seconds))
         try:
             watcher, backlog = self.store.watch(t.res, t.namespace, self._predicate(request), since)
         except ApiError as err:
