@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -13,7 +12,7 @@ from typing import Any, Awaitable, Callable
 import yaml
 from aiohttp import web
 
-from . import bodies, discovery, errors, query, tables
+from . import bodies, discovery, errors, query, tables, validation
 from .errors import ApiError
 from .openapi import OpenAPI
 from .patches import PatchError, apply_merge, json_patch, merge_patch
@@ -50,6 +49,13 @@ def dumps(obj: Any) -> bytes:
 
 def json_response(obj: Any, status: int = 200, content_type: str = JSON) -> web.Response:
     return web.Response(body=dumps(obj), status=status, headers={"Content-Type": content_type})
+
+
+def warned(resp: web.Response, warnings: list[str]) -> web.Response:
+    """Add kube-apiserver's ``Warning: 299 - "<text>"`` headers (RFC 7234 warn-code 299)."""
+    for text in warnings:
+        resp.headers.add("Warning", "299 - " + json.dumps(text))
+    return resp
 
 
 def error_response(err: ApiError) -> web.Response:
@@ -210,6 +216,7 @@ class ApiServer:
     async def _resource(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
         dry_run = bool(q.getall("dryRun", []))
+        fv = validation.field_validation(q.get("fieldValidation")) if request.method in ("POST", "PUT", "PATCH") else ""
         query.resource_version(q)  # a malformed resourceVersion is a 400 on every verb
         method = request.method
         if t.subresource not in (None, "status"):
@@ -224,8 +231,10 @@ class ApiServer:
             if method == "POST":
                 body = await self._object(request, t.res)
                 _reset_status_on_create(t.res, body)
-                _validate_name(t.res, body)
-                return json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201)
+                _default_namespace(t, body)
+                notes = validation.admit(t.res, body, None, validation=fv)
+                return warned(json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201),
+                              notes)
             if method == "DELETE":
                 return await self._delete_collection(request, t)
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection")
@@ -241,9 +250,12 @@ class ApiServer:
                 # Custom resources do not allow unconditional updates (a CRD's AllowUnconditionalUpdate).
                 raise errors.invalid(t.res.kind, t.name, [(
                     "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")], t.res.group)
-            return json_response(self.store.replace(t.res, body, subresource=t.subresource or "", dry_run=dry_run))
+            current = self.store.require(t.res, t.namespace, t.name)
+            notes = validation.admit(t.res, body, current, validation=fv, status=t.subresource == "status")
+            return warned(json_response(self.store.replace(t.res, body, subresource=t.subresource or "",
+                                                           dry_run=dry_run)), notes)
         if method == "PATCH":
-            return await self._patch(request, t, dry_run)
+            return await self._patch(request, t, dry_run, fv)
         if method == "DELETE":
             options = await self._delete_options(request)
             return json_response(self.store.delete(t.res, t.namespace, t.name, options, dry_run=dry_run))
@@ -290,7 +302,7 @@ class ApiServer:
         if t.res.namespaced:
             meta["namespace"] = t.namespace
 
-    async def _patch(self, request: web.Request, t: Target, dry_run: bool) -> web.StreamResponse:
+    async def _patch(self, request: web.Request, t: Target, dry_run: bool, fv: str) -> web.StreamResponse:
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
         assert t.name is not None
         if ctype == "application/strategic-merge-patch+json" and t.res.custom:
@@ -306,10 +318,14 @@ class ApiServer:
                 if current is None:
                     if t.subresource:
                         raise errors.not_found(t.res.plural, t.name, t.res.group)
-                    body.setdefault("metadata", {})["name"] = t.name
+                    if not isinstance(body.setdefault("metadata", {}), dict):
+                        body["metadata"] = {}
+                    body["metadata"]["name"] = t.name
                     _reset_status_on_create(t.res, body)
-                    _validate_name(t.res, body)
-                    return json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201)
+                    _default_namespace(t, body)
+                    notes = validation.admit(t.res, body, None, validation=fv)
+                    return warned(json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201),
+                                  notes)
                 new = apply_merge(current, body)
             elif current is None:
                 raise errors.not_found(t.res.plural, t.name, t.res.group)
@@ -326,7 +342,9 @@ class ApiServer:
                                      f"{bodies.GO_TYPES.get(type(new), 'value')} into Go value of type "
                                      f"map[string]interface {{}}")
         self._check_identity(t, new)
-        return json_response(self.store.replace(t.res, new, subresource=t.subresource or "", dry_run=dry_run))
+        notes = validation.admit(t.res, new, current, validation=fv, status=t.subresource == "status")
+        return warned(json_response(self.store.replace(t.res, new, subresource=t.subresource or "",
+                                                       dry_run=dry_run)), notes)
 
     async def _delete_collection(self, request: web.Request, t: Target) -> web.StreamResponse:
         pred = self._predicate(request)
@@ -580,38 +598,11 @@ def _reset_status_on_create(res: ResourceType, body: Any) -> None:
         body["status"] = {"phase": "Pending"}
 
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def _validate_name(res: ResourceType, body: Any) -> None:
-    """422 for a name a real API server rejects (RFC 1123 subdomain; a label for namespaces)."""
-    meta = body.get("metadata") if isinstance(body, dict) else None
-    if not isinstance(meta, dict):
-        return
-    name = meta.get("name")
-    if not name:
-        if not meta.get("generateName"):
-            return  # the store answers 422 "name or generateName is required"
-        name, field = str(meta["generateName"]) + "x", "metadata.generateName"
-    else:
-        field = "metadata.name"
-    if res is NAMESPACES:
-        ok, limit, what = _DNS_LABEL.match(name), 63, "RFC 1123 label"
-        regex = _DNS_LABEL.pattern
-    else:
-        ok, limit, what = _DNS_SUBDOMAIN.match(name), 253, "RFC 1123 subdomain"
-        regex = _DNS_SUBDOMAIN.pattern
-    if ok and len(name) <= limit:
-        return
-    if not ok:
-        chars = "'-'" if res is NAMESPACES else "'-' or '.'"
-        msg = (f"Invalid value: {json.dumps(name)}: a lowercase {what} must consist of lower case alphanumeric "
-               f"characters, {chars}, and must start and end with an alphanumeric character "
-               f"(regex used for validation is '{regex.strip('^$')}')")
-    else:
-        msg = f"Invalid value: {json.dumps(name)}: must be no more than {limit} characters"
-    raise errors.invalid(res.kind, str(meta.get("name") or meta.get("generateName")), [(field, msg)], res.group)
+def _default_namespace(t: Target, body: dict[str, Any]) -> None:
+    """The request's namespace fills an object's missing one before validation, as the handler does."""
+    meta = body.get("metadata")
+    if t.res.namespaced and t.namespace and isinstance(meta, dict) and not meta.get("namespace"):
+        meta["namespace"] = t.namespace
 
 
 def namespace_exists(store: Store, name: str) -> bool:
