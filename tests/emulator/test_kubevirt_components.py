@@ -93,3 +93,55 @@ def test_vmi_webhook_rejects_negative_memory(kv: Any, ns: str) -> None:
     assert status["message"] == ('admission webhook "virtualmachineinstances-create-validator.kubevirt.io" denied the '
                                  "request: spec.domain.resources.requests.memory '-64M': must be greater than or "
                                  "equal to 0.")
+
+
+# ---------------------------------------------------------------- cloud-init userDataSecretRef
+
+
+def _with_secret_ref(kv: Any, name: str, secret: str, source: str = "cloudInitNoCloud") -> Obj:
+    body = kv.vm_body(name, "Always")
+    vols = body["spec"]["template"]["spec"]["volumes"]
+    # Go's UserDataSecretRef is ``secretRef`` in JSON (kubevirt.io/api core/v1 CloudInitNoCloudSource).
+    vols[1] = {"name": "cloudinitdisk", source: {"secretRef": {"name": secret}}}
+    return body
+
+
+@pytest.mark.parametrize("source", ["cloudInitNoCloud", "cloudInitConfigDrive"])
+def test_user_data_secret_ref_mounts_the_secret(kv: Any, ns: str, source: str) -> None:
+    kv.core.create_namespaced_secret(ns, {"metadata": {"name": "ud"}, "stringData": {"userdata": "#cloud-config"}})
+    kv.custom.create_namespaced_custom_object("kubevirt.io", "v1", ns, "virtualmachines",
+                                              _with_secret_ref(kv, "vm", "ud", source))
+    kv.wait_vmi(ns, "vm", lambda o: (o or {}).get("status", {}).get("phase") == "Running")
+    pod = kv.pods(ns, "kubevirt.io=virt-launcher")[0]
+    assert {"name": "cloudinitdisk-udata", "secret": {"secretName": "ud"}} in pod["spec"]["volumes"]
+
+
+def test_missing_user_data_secret_keeps_the_pod_creating_until_it_exists(kv: Any, ns: str) -> None:
+    kv.custom.create_namespaced_custom_object("kubevirt.io", "v1", ns, "virtualmachines",
+                                              _with_secret_ref(kv, "vm", "later"))
+    event = kv.wait_event(ns, "FailedMount")
+    assert event["message"] == ('MountVolume.SetUp failed for volume "cloudinitdisk-udata" : secret "later" '
+                                "not found")
+    assert event["type"] == "Warning"
+    vmi = kv.vmi(ns, "vm")
+    assert vmi is not None and vmi["status"]["phase"] in ("Pending", "Scheduling")
+    pod = kv.pods(ns, "kubevirt.io=virt-launcher")[0]
+    assert pod["status"]["phase"] == "Pending"
+    kv.core.create_namespaced_secret(ns, {"metadata": {"name": "later"}, "stringData": {"userdata": "#cloud-config"}})
+    kv.wait_vmi(ns, "vm", lambda o: (o or {}).get("status", {}).get("phase") == "Running")
+
+
+def test_user_data_secret_ref_spelled_like_the_go_field_is_pruned_with_a_warning(kv: Any, ns: str) -> None:
+    body = kv.vm_body("vm")
+    body["spec"]["template"]["spec"]["volumes"][1] = {"name": "cloudinitdisk",
+                                                      "cloudInitNoCloud": {"userDataSecretRef": {"name": "x"}}}
+    path = f"/apis/kubevirt.io/v1/namespaces/{ns}/virtualmachines"
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    kv.api.update_params_for_auth(headers, [], ["BearerToken"], path, "POST", None)
+    resp = kv.api.rest_client.pool_manager.request("POST", kv.api.configuration.host + path, body=json.dumps(body),
+                                                   headers=headers, timeout=10.0)
+    assert resp.status == 201
+    assert resp.headers.get("Warning") == ('299 - "unknown field \\"spec.template.spec.volumes[1].cloudInitNoCloud.'
+                                           'userDataSecretRef\\""')
+    data = json.loads(resp.data)
+    assert data["spec"]["template"]["spec"]["volumes"][1] == {"name": "cloudinitdisk", "cloudInitNoCloud": {}}
