@@ -130,3 +130,56 @@ def test_patches_that_are_not_objects_are_400(http: Http, custom: client.CustomO
     status_of(http.patch(item, [1], "application/merge-patch+json"), 400, "BadRequest")
     status_of(http.patch(item, [1], "application/json-patch+json"), 400, "BadRequest")
     status_of(http.patch(item, "x", "application/apply-patch+yaml"), 400, "BadRequest")
+
+
+# ---------------------------------------------------------------- wrong JSON types anywhere: 400/422, never 500
+
+_VM = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "f"},
+       "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {"devices": {}}}}}}
+_CORE = "/api/v1/namespaces/{ns}/"
+
+
+@pytest.mark.parametrize("path,body", [
+    (VM_PATH, {**_VM, "metadata": "x"}),
+    (VM_PATH, {**_VM, "metadata": {"name": 5}}),
+    (VM_PATH, {**_VM, "metadata": {"generateName": 5}}),
+    (VM_PATH, {**_VM, "metadata": {"name": "f", "labels": "x"}}),
+    (VM_PATH, {**_VM, "metadata": {"name": "f", "labels": {"a": 1}}}),
+    (VM_PATH, {**_VM, "metadata": {"name": "f", "finalizers": "x"}}),
+    (VM_PATH, {**_VM, "spec": {"runStrategy": 5, "template": "x"}}),
+    (VM_PATH, {**_VM, "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": "x"}}}}),
+    (VM_PATH, {**_VM, "spec": {"runStrategy": "Halted", "template": {"spec": {"volumes": "x"}}}}),
+    (VM_PATH, {**_VM, "spec": {"runStrategy": "Halted", "template": {"spec": {"domain": {
+        "resources": {"requests": {"memory": True}}}}}}}),
+    (_CORE + "pods", {"metadata": {"name": "p"}, "spec": "x"}),
+    (_CORE + "pods", {"metadata": {"name": "p"}, "spec": {"containers": "x"}}),
+    (_CORE + "pods", {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i",
+                                                                           "resources": "x"}]}}),
+    (_CORE + "persistentvolumeclaims", {"metadata": {"name": "p"}, "spec": {"accessModes": [5],
+                                                                             "resources": {"requests": "x"}}}),
+    (_CORE + "services", {"metadata": {"name": "s"}, "spec": {"ports": [{"port": "x"}]}}),
+    (_CORE + "services", {"metadata": {"name": "s"}, "spec": "x"}),
+    (_CORE + "secrets", {"metadata": {"name": "s"}, "data": {"a": 5}}),
+    (_CORE + "secrets", {"metadata": {"name": "s"}, "stringData": {"a": 5}}),
+    (_CORE + "configmaps", {"metadata": {"name": "s"}, "data": {"a": 5}}),
+    (_CORE + "configmaps", {"metadata": {"name": "s"}, "binaryData": {"a": "!!"}}),
+    (_CORE + "events", {"metadata": {"name": "e"}, "involvedObject": "x"}),
+    ("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets", {"metadata": {"name": "s"}, "spec": {"minAvailable": 1.5}}),
+])
+def test_wrong_json_types_are_client_errors(http: Http, ns: str, path: str, body: dict[str, Any]) -> None:
+    resp = http.post(path.format(ns=ns), body)
+    assert resp.status_code in (400, 422), resp.text
+    assert resp.json()["kind"] == "Status" and resp.json()["reason"] in ("BadRequest", "Invalid")
+
+
+def test_malformed_delete_options_and_patches(http: Http, custom: client.CustomObjectsApi, ns: str) -> None:
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, VMS, vm_body("f"))
+    item = VM_PATH.format(ns=ns) + "/f"
+    for options in ({"gracePeriodSeconds": "x"}, {"preconditions": "x"}):
+        status_of(http.request("DELETE", item, json=options), 400, "BadRequest")
+    for patch in ({"metadata": "x"}, {"metadata": {"name": 5}}, {"kind": "Pod"}):
+        resp = http.patch(item, patch, "application/merge-patch+json")
+        assert resp.status_code == 400, resp.text
+    resp = http.patch(item, [{"op": "add"}], "application/json-patch+json")
+    assert resp.status_code in (400, 422), resp.text
+    assert http.get(item).status_code == 200

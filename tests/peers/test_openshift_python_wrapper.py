@@ -62,7 +62,7 @@ def test_create_start_pause_unpause_migrate_stop(ocp: Any, ns: str, running_vm: 
     vm = running_vm
     assert vm.ready is True and vm.printable_status == vm.Status.RUNNING
     source_node = vm.vmi.instance.status.nodeName
-    assert vm.vmi.virt_handler_pod.instance.spec.nodeName == source_node
+    assert vm.vmi.get_virt_handler_pod().instance.spec.nodeName == source_node
 
     vm.vmi.pause(wait=True, timeout=TIMEOUTS["pause"])
     assert vm.vmi.get_vmi_active_condition()  # the Paused condition is there

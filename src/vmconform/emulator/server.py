@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -21,6 +22,7 @@ from .selectors import parse_field_selector, parse_label_selector
 from .store import Event, Store
 
 JSON = "application/json"
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # An extension claims requests by path prefix (e.g. /apis/subresources.kubevirt.io/).
 Extension = tuple[str, Handler]
@@ -109,6 +111,11 @@ class ApiServer:
         except ApiError as err:
             status = err.code
             return error_response(err)
+        except (web.HTTPException, asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a server bug: a Status body, never aiohttp's text page
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return error_response(errors.internal(f"{type(exc).__name__}: {exc}"))
         finally:
             self.requests.append(RequestRecord(request.method, request.path, request.query_string,
                                                request.headers.get("User-Agent", ""), status))
@@ -286,6 +293,9 @@ class ApiServer:
             raise errors.invalid("DeleteOptions", "", [(
                 "propagationPolicy", f"Invalid value: {json.dumps(policy)}: orphanDependents and "
                                      "deletionPropagation cannot be both set")], "meta.k8s.io")
+        if options.get("preconditions") is not None and not isinstance(options["preconditions"], dict):
+            raise errors.bad_request("the body of the request was in an unknown format - json: cannot unmarshal "
+                                     "into Go struct field DeleteOptions.preconditions of type v1.Preconditions")
         sent = options.get("gracePeriodSeconds")
         if sent is not None and (not isinstance(sent, int) or isinstance(sent, bool)):
             raise errors.bad_request("the body of the request was in an unknown format - json: cannot unmarshal "
@@ -337,10 +347,7 @@ class ApiServer:
                 raise ApiError(415, "UnsupportedMediaType", f"unsupported patch content type {ctype!r}")
         except PatchError as err:
             raise ApiError(err.code, err.reason, err.message) from err
-        if not isinstance(new, dict):
-            raise errors.bad_request(f"the patch did not produce an object: json: cannot unmarshal "
-                                     f"{bodies.GO_TYPES.get(type(new), 'value')} into Go value of type "
-                                     f"map[string]interface {{}}")
+        new = bodies.require_object(t.res, new, json.dumps(new).encode())
         self._check_identity(t, new)
         notes = validation.admit(t.res, new, current, validation=fv, status=t.subresource == "status")
         return warned(json_response(self.store.replace(t.res, new, subresource=t.subresource or "",

@@ -271,14 +271,33 @@ def service(obj: Obj, old: Obj | None) -> list[Cause]:
 # ---------------------------------------------------------------- Pod, PVC
 
 
+def _expect_object(value: Any, field: str, go_type: str) -> dict[str, Any]:
+    """An optional object field: {} when absent, a DecodeError when it is not an object."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DecodeError(f"json: cannot unmarshal {_json_type(value)} into Go struct field {field} of type {go_type}")
+    return value
+
+
+def _expect_list(value: Any, field: str, go_type: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DecodeError(f"json: cannot unmarshal {_json_type(value)} into Go struct field {field} of type {go_type}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    return {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}.get(
+        type(value), "value")
+
+
 def _resources_causes(kind: str, field: str, resources: Any) -> list[Cause]:
     causes: list[Cause] = []
-    if not isinstance(resources, dict):
-        return causes
+    resources = _expect_object(resources, field, "v1.ResourceRequirements")
     for section in ("requests", "limits"):
-        values = resources.get(section) or {}
-        if not isinstance(values, dict):
-            continue
+        values = _expect_object(resources.get(section), f"{field}.{section}", "v1.ResourceList")
         for name, value in values.items():
             try:
                 amount = quantity.parse(value)
@@ -292,16 +311,14 @@ def _resources_causes(kind: str, field: str, resources: Any) -> list[Cause]:
 def pod(obj: Obj, old: Obj | None) -> list[Cause]:
     if old is not None:
         return []  # updates: the kubelet and controllers own most fields; not checked here
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return [("spec.containers", "Required value")]
+    spec = _expect_object(obj.get("spec"), "Pod.spec", "v1.PodSpec")
     causes: list[Cause] = []
-    containers = spec.get("containers")
+    containers = _expect_list(spec.get("containers"), "PodSpec.spec.containers", "[]v1.Container")
     if not containers:
         causes.append(("spec.containers", "Required value"))
     names: set[str] = set()
     for group in ("initContainers", "containers"):
-        for i, ctr in enumerate(spec.get(group) or []):
+        for i, ctr in enumerate(_expect_list(spec.get(group), f"PodSpec.spec.{group}", "[]v1.Container")):
             base = f"spec.{group}[{i}]"
             if not isinstance(ctr, dict):
                 raise DecodeError(f"json: cannot unmarshal into Go struct field PodSpec.{base} of type v1.Container")
@@ -324,11 +341,13 @@ def pod(obj: Obj, old: Obj | None) -> list[Cause]:
 
 
 def pvc(obj: Obj, old: Obj | None) -> list[Cause]:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        spec = {}
+    spec = _expect_object(obj.get("spec"), "PersistentVolumeClaim.spec", "v1.PersistentVolumeClaimSpec")
     causes: list[Cause] = []
-    modes = spec.get("accessModes") or []
+    modes = _expect_list(spec.get("accessModes"), "PersistentVolumeClaimSpec.spec.accessModes",
+                         "[]v1.PersistentVolumeAccessMode")
+    if not all(isinstance(m, str) for m in modes):
+        raise DecodeError("json: cannot unmarshal number into Go struct field PersistentVolumeClaimSpec.spec.accessModes "
+                          "of type v1.PersistentVolumeAccessMode")
     if not modes:
         causes.append(("spec.accessModes", "Required value: at least 1 access mode is required"))
     for mode in modes:
@@ -337,9 +356,10 @@ def pvc(obj: Obj, old: Obj | None) -> list[Cause]:
                                                + ", ".join(q(m) for m in ACCESS_MODES)))
     if "ReadWriteOncePod" in modes and len(modes) > 1:
         causes.append(("spec.accessModes", 'Forbidden: may not use ReadWriteOncePod with other access modes'))
-    resources = spec.get("resources") or {}
+    resources = _expect_object(spec.get("resources"), "PersistentVolumeClaimSpec.spec.resources",
+                               "v1.VolumeResourceRequirements")
     causes += _resources_causes("PersistentVolumeClaim", "spec.resources", resources)
-    storage = (resources.get("requests") or {}).get("storage") if isinstance(resources, dict) else None
+    storage = (resources.get("requests") or {}).get("storage")
     if storage is None:
         causes.append(("spec.resources[storage]", "Required value"))
     elif quantity.parse(storage) <= 0:
@@ -354,7 +374,7 @@ def pvc(obj: Obj, old: Obj | None) -> list[Cause]:
 
 
 def event(obj: Obj, old: Obj | None) -> list[Cause]:
-    involved = obj.get("involvedObject") or {}
+    involved = _expect_object(obj.get("involvedObject"), "Event.involvedObject", "v1.ObjectReference")
     ns = (obj.get("metadata") or {}).get("namespace")
     causes: list[Cause] = []
     if isinstance(involved, dict) and involved.get("namespace") and involved["namespace"] != ns:

@@ -105,8 +105,30 @@ def _string_map(kind: str, version: str, meta: dict[str, Any], key: str) -> dict
     return value
 
 
+_META_TYPES: dict[str, tuple[type, str]] = {
+    "name": (str, "string"), "generateName": (str, "string"), "namespace": (str, "string"),
+    "finalizers": (list, "[]string"), "ownerReferences": (list, "[]v1.OwnerReference"),
+    "resourceVersion": (str, "string"), "uid": (str, "string"),
+}
+
+
+def check_types(kind: str, version: str, meta: dict[str, Any]) -> None:
+    """ObjectMeta fields of the wrong JSON type: a decode error (400), as encoding/json reports it."""
+    for key, (want, go_type) in _META_TYPES.items():
+        value = meta.get(key)
+        bad = value is not None and not isinstance(value, want)
+        if key == "finalizers" and isinstance(value, list):
+            bad = not all(isinstance(v, str) for v in value)
+        if key == "ownerReferences" and isinstance(value, list):
+            bad = not all(isinstance(v, dict) for v in value)
+        if bad:
+            raise errors.bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: json: cannot '
+                                     f"unmarshal into Go struct field ObjectMeta.metadata.{key} of type {go_type}")
+
+
 def metadata_causes(kind: str, version: str, meta: dict[str, Any]) -> list[Cause]:
     """Label and annotation causes (names are checked by :func:`name_causes`)."""
+    check_types(kind, version, meta)
     causes: list[Cause] = []
     for key, value in _string_map(kind, version, meta, "labels").items():
         causes += [("metadata.labels", invalid(key, m)) for m in qualified_name(key)]
