@@ -75,13 +75,15 @@ def _template(name: str, service_account: str) -> Obj:
     }
 
 
-def _running_pod(name: str, template: Obj, labels: dict[str, str], owner: Obj, node: Obj, index: int) -> Obj:
+def _running_pod(name: str, template: Obj, labels: dict[str, str], owner: Obj, node: Obj, used: dict[str, int]) -> Obj:
+    """A Running, Ready pod on ``node``; its IP is the node's next of .2–.9 (launcher pods use .10 up)."""
     now = now_rfc3339()
     node_name = node["metadata"]["name"]
     host_ip = next((a["address"] for a in dig(node, "status", "addresses", default=[]) or []
                     if a.get("type") == "InternalIP"), "")
     cidr = dig(node, "spec", "podCIDR", default="10.244.0.0/24")
-    pod_ip = cidr.rsplit(".", 1)[0] + f".{200 + index}"
+    used[node_name] = used.get(node_name, 1) + 1
+    pod_ip = cidr.split("/")[0].rsplit(".", 1)[0] + f".{min(used[node_name], 9)}"
     spec = dict(template["spec"], nodeName=node_name, restartPolicy="Always", dnsPolicy="ClusterFirst",
                 schedulerName="default-scheduler", terminationGracePeriodSeconds=30)
     container = template["spec"]["containers"][0]
@@ -102,7 +104,8 @@ def _running_pod(name: str, template: Obj, labels: dict[str, str], owner: Obj, n
     }
 
 
-def _deployment(store: Store, name: str, service_account: str, replicas: int, workers: list[Obj]) -> None:
+def _deployment(store: Store, name: str, service_account: str, replicas: int, workers: list[Obj],
+                used: dict[str, int]) -> None:
     labels = {APP_LABEL: name} if name == "virt-operator" else {APP_LABEL: name, APP_NAME_LABEL: name}
     template = _template(name, service_account)
     dep = store.create(DEPLOYMENTS, {
@@ -131,7 +134,7 @@ def _deployment(store: Store, name: str, service_account: str, replicas: int, wo
     for i in range(replicas):
         node = workers[i % len(workers)]
         store.create(PODS, _running_pod(f"{rs_name}-{_suffix(f'{rs_name}/{i}', 5)}", template, dict(pod_labels),
-                                        _owner(rs), node, i))
+                                        _owner(rs), node, used))
     if name != "virt-operator":
         pdb_name = f"{name}-pdb"
         store.create(PDBS, {
@@ -145,7 +148,7 @@ def _deployment(store: Store, name: str, service_account: str, replicas: int, wo
         store.mutate(PDBS, INSTALL_NAMESPACE, pdb_name, lambda o: o.update(status=dict(pdb_status)), status=True)
 
 
-def _handlers(store: Store, nodes: list[Obj]) -> None:
+def _handlers(store: Store, nodes: list[Obj], used: dict[str, int]) -> None:
     template = _template(HANDLER, HANDLER_SERVICE_ACCOUNT)
     template["spec"]["hostPID"] = True
     ds = store.create(DAEMONSETS, {
@@ -162,9 +165,9 @@ def _handlers(store: Store, nodes: list[Obj]) -> None:
     store.mutate(DAEMONSETS, INSTALL_NAMESPACE, HANDLER, lambda o: o.update(status=dict(status)), status=True)
     revision = _suffix(f"{HANDLER}/revision", 10)
     labels = {**template["metadata"]["labels"], "controller-revision-hash": revision, "pod-template-generation": "1"}
-    for i, node in enumerate(nodes):
+    for node in nodes:
         pod = _running_pod(f"{HANDLER}-{_suffix(node['metadata']['name'], 5)}", template, dict(labels),
-                           _owner(ds), node, 10 + i)
+                           _owner(ds), node, used)
         # The DaemonSet controller pins each pod to its node through node affinity.
         pod["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
             "nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In",
@@ -183,6 +186,7 @@ def install(store: Store) -> None:
         if store.peek(SERVICEACCOUNTS, INSTALL_NAMESPACE, account) is None:
             store.create(SERVICEACCOUNTS, {"metadata": {"name": account, "namespace": INSTALL_NAMESPACE,
                                                         "labels": {APP_LABEL: ""}}})
+    used: dict[str, int] = {}
     for name, (account, replicas) in DEPLOYMENTS_SPEC.items():
-        _deployment(store, name, account, replicas, placement)
-    _handlers(store, schedulable)
+        _deployment(store, name, account, replicas, placement, used)
+    _handlers(store, schedulable, used)
