@@ -245,3 +245,21 @@ def test_core_kinds_in_discovery_openapi_and_kubectl(http: Http, kubectl: Kubect
     assert ns in allns.stdout and allns.stderr == ""
     described = kubectl("describe", "cm", "cfg", "-n", ns).stdout
     assert "Name:" in described and "cfg" in described
+
+
+def test_kubectl_create_sends_protobuf_for_core_kinds(kubectl: Kubectl, core: client.CoreV1Api, ns: str) -> None:
+    """``kubectl create configmap|secret|service|sa|pdb`` send protobuf bodies; they decode to the same objects."""
+    kubectl("create", "configmap", "cm2", "-n", ns, "--from-literal=a=b")
+    kubectl("create", "secret", "generic", "s2", "-n", ns, "--from-literal=a=b")
+    kubectl("create", "service", "clusterip", "svc2", "-n", ns, "--tcp=80:8080")
+    kubectl("create", "serviceaccount", "sa2", "-n", ns)
+    kubectl("create", "poddisruptionbudget", "pdb2", "-n", ns, "--selector=app=x", "--min-available=1")
+    assert core.read_namespaced_config_map("cm2", ns).data == {"a": "b"}
+    assert core.read_namespaced_secret("s2", ns).data == {"a": base64.b64encode(b"b").decode()}
+    port = core.read_namespaced_service("svc2", ns).spec.ports[0]
+    assert (port.port, port.target_port, port.protocol) == (80, 8080, "TCP")
+    pdb = client.PolicyV1Api(core.api_client).read_namespaced_pod_disruption_budget("pdb2", ns)
+    assert pdb.spec.min_available == 1 and pdb.spec.selector.match_labels == {"app": "x"}
+    bad = kubectl("create", "poddisruptionbudget", "pdb3", "-n", ns, "--selector=app=x", "--min-available=1",
+                  "--max-unavailable=1", check=False)
+    assert bad.returncode != 0

@@ -475,6 +475,7 @@ class ApiServer:
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 _PB_MAGIC = b"k8s\x00"
 _STR, _INT, _BOOL, _MAP, _QMAP = "str", "int", "bool", "map", "qmap"  # qmap: map<string, Quantity>
+_BMAP, _INTSTR = "bmap", "intstr"  # map<string, bytes> (JSON: base64); IntOrString
 PbSchema = dict[int, tuple[str, Any]]  # field number -> (json name, "[]" suffix if repeated; type)
 
 _PB_OWNER: PbSchema = {1: ("kind", _STR), 3: ("name", _STR), 4: ("uid", _STR), 5: ("apiVersion", _STR),
@@ -489,7 +490,28 @@ _PB_CONTAINER: PbSchema = {
     8: ("resources", {1: ("limits", _QMAP), 2: ("requests", _QMAP)}),
     14: ("imagePullPolicy", _STR), 16: ("stdin", _BOOL), 17: ("stdinOnce", _BOOL), 18: ("tty", _BOOL),
 }
+_PB_INTSTR: PbSchema = {}  # decoded by _pb_intstr
+_PB_SELECTOR: PbSchema = {1: ("matchLabels", _MAP), 2: ("matchExpressions[]", {
+    1: ("key", _STR), 2: ("operator", _STR), 3: ("values[]", _STR)})}
+_PB_OBJREF: PbSchema = {1: ("kind", _STR), 2: ("namespace", _STR), 3: ("name", _STR), 4: ("uid", _STR),
+                        5: ("apiVersion", _STR)}
+# Field numbers from k8s.io/api core/v1 and policy/v1 generated.proto (kubectl create configmap/secret/
+# service/serviceaccount/poddisruptionbudget send these kinds as protobuf).
 _PB_KINDS: dict[str, PbSchema] = {
+    "ConfigMap": {1: ("metadata", _PB_META), 2: ("data", _MAP), 3: ("binaryData", _BMAP), 4: ("immutable", _BOOL)},
+    "Secret": {1: ("metadata", _PB_META), 2: ("data", _BMAP), 3: ("type", _STR), 4: ("stringData", _MAP),
+               5: ("immutable", _BOOL)},
+    "ServiceAccount": {1: ("metadata", _PB_META), 2: ("secrets[]", _PB_OBJREF),
+                       3: ("imagePullSecrets[]", {1: ("name", _STR)}), 4: ("automountServiceAccountToken", _BOOL)},
+    "Service": {1: ("metadata", _PB_META), 2: ("spec", {
+        1: ("ports[]", {1: ("name", _STR), 2: ("protocol", _STR), 3: ("port", _INT), 4: ("targetPort", _INTSTR),
+                        5: ("nodePort", _INT), 6: ("appProtocol", _STR)}),
+        2: ("selector", _MAP), 3: ("clusterIP", _STR), 4: ("type", _STR), 5: ("externalIPs[]", _STR),
+        7: ("sessionAffinity", _STR), 10: ("externalName", _STR), 11: ("externalTrafficPolicy", _STR),
+        18: ("clusterIPs[]", _STR), 22: ("internalTrafficPolicy", _STR)})},
+    "PodDisruptionBudget": {1: ("metadata", _PB_META), 2: ("spec", {
+        1: ("minAvailable", _INTSTR), 2: ("selector", _PB_SELECTOR), 3: ("maxUnavailable", _INTSTR),
+        4: ("unhealthyPodEvictionPolicy", _STR)})},
     "Namespace": {1: ("metadata", _PB_META), 2: ("spec", {1: ("finalizers[]", _STR)})},
     "Pod": {1: ("metadata", _PB_META), 2: ("spec", {
         2: ("containers[]", _PB_CONTAINER), 3: ("restartPolicy", _STR), 4: ("terminationGracePeriodSeconds", _INT),
@@ -549,12 +571,17 @@ def _pb_message(buf: bytes, schema: PbSchema) -> dict[str, Any]:
         repeated = name.endswith("[]")
         name = name.removesuffix("[]")
         value: Any
-        if typ in (_MAP, _QMAP):
+        if typ in (_MAP, _QMAP, _BMAP):
             entry = {k: v for k, _w, v in _pb_fields(raw)}
             val = entry.get(2, b"")
             if typ == _QMAP:
                 val = next((v for k, _w, v in _pb_fields(val) if k == 1), b"")
-            obj.setdefault(name, {})[entry.get(1, b"").decode()] = val.decode()
+            text = base64.b64encode(val).decode() if typ == _BMAP else val.decode()
+            obj.setdefault(name, {})[entry.get(1, b"").decode()] = text
+            continue
+        if typ == _INTSTR:
+            parts = {k: v for k, _w, v in _pb_fields(raw)}
+            obj[name] = parts.get(3, b"").decode() if parts.get(1) == 1 else parts.get(2, 0)
             continue
         if typ == _STR:
             value = raw.decode()
