@@ -183,3 +183,17 @@ def test_malformed_delete_options_and_patches(http: Http, custom: client.CustomO
     resp = http.patch(item, [{"op": "add"}], "application/json-patch+json")
     assert resp.status_code in (400, 422), resp.text
     assert http.get(item).status_code == 200
+
+
+def test_send_initial_events_ends_with_the_initial_events_end_bookmark(http: Http, custom: client.CustomObjectsApi,
+                                                                       ns: str) -> None:
+    first = custom.create_namespaced_custom_object(GROUP, VERSION, ns, VMS, vm_body("i1"))
+    custom.create_namespaced_custom_object(GROUP, VERSION, ns, VMS, vm_body("i2"))
+    params = {"sendInitialEvents": "True", "allowWatchBookmarks": "1", "resourceVersionMatch": "NotOlderThan",
+              "resourceVersion": first["metadata"]["resourceVersion"]}
+    with http.watch(VM_PATH.format(ns=ns), params, timeout=3) as w:
+        it = iter(w)
+        got = [next(it), next(it), next(it)]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in got[:2]] == [("ADDED", "i1"), ("ADDED", "i2")]
+    assert got[2]["type"] == "BOOKMARK"
+    assert got[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
