@@ -161,6 +161,8 @@ _CORE = "/api/v1/namespaces/{ns}/"
     (_CORE + "services", {"metadata": {"name": "s"}, "spec": "x"}),
     (_CORE + "secrets", {"metadata": {"name": "s"}, "data": {"a": 5}}),
     (_CORE + "secrets", {"metadata": {"name": "s"}, "stringData": {"a": 5}}),
+    (_CORE + "secrets", {"metadata": {"name": "s"}, "stringData": "x"}),
+    (_CORE + "secrets", {"metadata": {"name": "s"}, "data": "x", "stringData": {"a": "b"}}),
     (_CORE + "configmaps", {"metadata": {"name": "s"}, "data": {"a": 5}}),
     (_CORE + "configmaps", {"metadata": {"name": "s"}, "binaryData": {"a": "!!"}}),
     (_CORE + "events", {"metadata": {"name": "e"}, "involvedObject": "x"}),

@@ -123,7 +123,8 @@ def secret_defaults(obj: Obj) -> None:
     if string_data is not None:
         if not isinstance(string_data, dict) or any(not isinstance(v, str) for v in string_data.values()):
             raise DecodeError("json: cannot unmarshal into Go struct field Secret.stringData of type string")
-        data = obj.setdefault("data", {}) if isinstance(obj.get("data"), dict) else obj.setdefault("data", {})
+        data = _string_map(obj, "data")
+        obj["data"] = data
         for key, value in string_data.items():
             data[key] = base64.b64encode(value.encode()).decode()
     if not obj.get("type"):
