@@ -203,6 +203,9 @@ def test_unknown_fields_are_pruned_with_a_warning(http: Http, ns: str) -> None:
                               'error: unknown field "spec.bogus", unknown field "spec.template.spec.domain.cpuz"')
     resp = http.post(VM_PATH.format(ns=ns), body, params={"fieldValidation": "Ignore"})
     assert resp.status_code == 201 and "Warning" not in resp.headers
+    got = rejected(http.post(VM_PATH.format(ns=ns), body, params={"fieldValidation": "Bogus"}), 422, "Invalid")
+    assert got["message"] == ('CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Bogus": '
+                              'supported values: "Ignore", "Strict", "Warn"')
 
 
 def test_kubectl_apply_warns_about_unknown_fields(kubectl: Kubectl, ns: str, tmp_path: Path) -> None:

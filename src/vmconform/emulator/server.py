@@ -223,7 +223,8 @@ class ApiServer:
     async def _resource(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
         dry_run = bool(q.getall("dryRun", []))
-        fv = validation.field_validation(q.get("fieldValidation")) if request.method in ("POST", "PUT", "PATCH") else ""
+        fv = (validation.field_validation(q.get("fieldValidation"), request.method)
+              if request.method in ("POST", "PUT", "PATCH") else "")
         query.resource_version(q)  # a malformed resourceVersion is a 400 on every verb
         method = request.method
         if t.subresource not in (None, "status"):

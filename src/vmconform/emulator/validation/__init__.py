@@ -42,13 +42,18 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
 }
 
 
-def field_validation(value: str | None) -> str:
-    """The ``fieldValidation`` query parameter; the server's default is Warn."""
+_OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
+
+
+def field_validation(value: str | None, method: str = "POST") -> str:
+    """The ``fieldValidation`` query parameter; the server's default is Warn. Anything else is a 422
+    on the request's options (apimachinery ``ValidateFieldValidation``)."""
     if not value:
         return "Warn"
     if value not in FIELD_VALIDATION:
-        raise errors.bad_request(f'fieldValidation: Unsupported value: "{value}": supported values: '
-                                 '"Ignore", "Strict", "Warn"')
+        raise errors.invalid(_OPTIONS_KIND.get(method, "CreateOptions"), "", [(
+            "fieldValidation", f'Unsupported value: "{value}": supported values: "Ignore", "Strict", "Warn"')],
+            "meta.k8s.io")
     return value
 
 
