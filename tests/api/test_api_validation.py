@@ -266,3 +266,17 @@ def test_kubectl_create_sends_protobuf_for_core_kinds(kubectl: Kubectl, core: cl
     bad = kubectl("create", "poddisruptionbudget", "pdb3", "-n", ns, "--selector=app=x", "--min-available=1",
                   "--max-unavailable=1", check=False)
     assert bad.returncode != 0
+
+
+def test_unknown_fields_of_core_kinds_and_metadata(http: Http, ns: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    body = {"metadata": {"name": "typo", "lables": {"a": "b"}}, "dta": {"a": "1"}}
+    got = rejected(http.post(path, body, params={"fieldValidation": "Strict"}), 400, "BadRequest")
+    assert got["message"] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+                              'unknown field "dta", unknown field "metadata.lables"')
+    resp = http.post(path, body)
+    assert resp.status_code == 201
+    assert resp.raw.headers.getlist("Warning") == ['299 - "unknown field \\"dta\\""',
+                                                   '299 - "unknown field \\"metadata.lables\\""']
+    stored = http.get(f"{path}/typo").json()
+    assert "dta" not in stored and "lables" not in stored["metadata"]

@@ -45,6 +45,48 @@ STRATEGIES: dict[tuple[str, str], Strategy] = {
 _OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
 
 
+_OBJECT_META = frozenset({
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
+    "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
+    "managedFields"})
+_TYPE_META = frozenset({"apiVersion", "kind", "metadata"})
+_SPEC_STATUS = frozenset({"spec", "status"})
+# Typed kinds' top-level JSON fields (k8s.io/api types.go): anything else does not decode into the Go
+# struct — dropped, and reported like a custom resource's unknown fields (Warn / Strict).
+TOP_LEVEL: dict[tuple[str, str], frozenset[str]] = {
+    ("", "configmaps"): frozenset({"data", "binaryData", "immutable"}),
+    ("", "secrets"): frozenset({"data", "stringData", "type", "immutable"}),
+    ("", "serviceaccounts"): frozenset({"secrets", "imagePullSecrets", "automountServiceAccountToken"}),
+    ("", "events"): frozenset({
+        "involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp", "count", "type",
+        "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"}),
+    ("storage.k8s.io", "storageclasses"): frozenset({
+        "provisioner", "parameters", "reclaimPolicy", "mountOptions", "allowVolumeExpansion", "volumeBindingMode",
+        "allowedTopologies"}),
+    **{("", plural): _SPEC_STATUS for plural in (
+        "pods", "services", "persistentvolumeclaims", "persistentvolumes", "namespaces", "nodes")},
+    **{(group, plural): _SPEC_STATUS for group, plural in (
+        ("policy", "poddisruptionbudgets"), ("apps", "deployments"), ("apps", "replicasets"),
+        ("apps", "daemonsets"))},
+}
+
+
+def _unknown_typed_fields(res: ResourceType, obj: Obj) -> list[str]:
+    """Drop (and name) top-level fields a typed kind does not have, and unknown ObjectMeta fields."""
+    unknown: list[str] = []
+    allowed = TOP_LEVEL.get(res.key)
+    if allowed is not None:
+        for key in [k for k in obj if k not in allowed and k not in _TYPE_META]:
+            del obj[key]
+            unknown.append(key)
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for key in [k for k in meta if k not in _OBJECT_META]:
+            del meta[key]
+            unknown.append(f"metadata.{key}")
+    return unknown
+
+
 def field_validation(value: str | None, method: str = "POST") -> str:
     """The ``fieldValidation`` query parameter; the server's default is Warn. Anything else is a 422
     on the request's options (apimachinery ``ValidateFieldValidation``)."""
@@ -68,17 +110,19 @@ def admit(res: ResourceType, obj: Obj, old: Obj | None, *, validation: str = "Wa
     causes = metadata_causes(res.kind, res.version, meta)
     if old is None:
         causes = name_causes(meta, res.name_rule) + causes
+    unknown = _unknown_typed_fields(res, obj)
     schema = crd_schema(res.group, res.kind) if res.custom else None
     if schema is not None:
         checker = check_custom_resource(schema, obj, status=status)
-        checker.unknown.sort()
-        if checker.unknown and validation == "Strict":
-            listed = ", ".join(f'unknown field "{path}"' for path in checker.unknown)
-            raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
-                                     f"strict decoding error: {listed}")
-        if validation == "Warn":
-            warnings += [f'unknown field "{path}"' for path in checker.unknown]
+        unknown += checker.unknown
         causes += checker.causes
+    unknown.sort()
+    if unknown and validation == "Strict":
+        listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+        raise errors.bad_request(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                                 f"strict decoding error: {listed}")
+    if validation == "Warn":
+        warnings += [f'unknown field "{path}"' for path in unknown]
     strategy = STRATEGIES.get(res.key)
     if strategy is not None and not status:
         try:
