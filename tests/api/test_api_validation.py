@@ -111,6 +111,11 @@ def test_service_validation_and_defaults(http: Http, core: client.CoreV1Api, ns:
     got = rejected(http.post(path, {"metadata": {"name": "1svc"}, "spec": {"ports": [{"port": 80}]}}),
                    422, "Invalid")
     assert causes(got)[0][0] == "metadata.name" and "a DNS-1035 label must consist" in causes(got)[0][1]
+    got = rejected(http.post(path, {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80, "targetPort": "a--b"}]}}),
+                   422, "Invalid")
+    assert causes(got) == [("spec.ports[0].targetPort", 'Invalid value: "a--b": must not contain consecutive hyphens')]
+    named = http.post(path, {"metadata": {"name": "named"}, "spec": {"ports": [{"port": 80, "targetPort": "http"}]}})
+    assert named.status_code == 201 and named.json()["spec"]["ports"][0]["targetPort"] == "http"
     svc = core.create_namespaced_service(ns, {"metadata": {"name": "web"}, "spec": {
         "selector": {"app": "web"}, "ports": [{"port": 80}]}})
     assert svc.spec.type == "ClusterIP" and svc.spec.cluster_ip.startswith("10.")

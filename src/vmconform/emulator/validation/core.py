@@ -215,12 +215,24 @@ def _port_causes(field: str, value: Any, *, allow_name: bool) -> list[Cause]:
             return [(field, invalid(value, "must be between 1 and 65535, inclusive"))]
         return []
     if allow_name and isinstance(value, str):
-        if len(value) > 15 or not re.fullmatch("[a-z0-9]([a-z0-9-]*[a-z0-9])*", value) or "--" in value \
-                or not re.search("[a-z]", value):
-            return [(field, invalid(value, "must contain only alpha-numeric characters (a-z, 0-9), and hyphens "
-                                           "(-)" if len(value) <= 15 else "must be no more than 15 characters"))]
-        return []
+        return [(field, invalid(value, m)) for m in port_name_errors(value)]
     raise DecodeError(f"json: cannot unmarshal into Go struct field {field} of type int32")
+
+
+def port_name_errors(name: str) -> list[str]:
+    """apimachinery ``IsValidPortName`` (an IANA_SVC_NAME)."""
+    out = []
+    if len(name) > 15:
+        out.append("must be no more than 15 characters")
+    if not re.fullmatch("[-a-z0-9]+", name):
+        out.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if "--" in name:
+        out.append("must not contain consecutive hyphens")
+    if not re.search("[a-z]", name):
+        out.append("must contain at least one letter (a-z)")
+    if name.startswith("-") or name.endswith("-"):
+        out.append("must not begin or end with a hyphen")
+    return out
 
 
 def service(obj: Obj, old: Obj | None) -> list[Cause]:
