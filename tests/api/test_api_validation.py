@@ -240,7 +240,7 @@ def test_core_kinds_in_discovery_openapi_and_kubectl(http: Http, kubectl: Kubect
     index = http.get("/openapi/v3").json()["paths"]
     assert "apis/policy/v1" in index and "apps/v1" in " ".join(index)
     doc = http.get(index["api/v1"]["serverRelativeURL"]).json()
-    assert f"/api/v1/namespaces/{{namespace}}/configmaps/{{name}}" in doc["paths"]
+    assert "/api/v1/namespaces/{namespace}/configmaps/{name}" in doc["paths"]
 
     core.create_namespaced_config_map(ns, {"metadata": {"name": "cfg"}, "data": {"a": "1", "b": "2"}})
     core.create_namespaced_secret(ns, {"metadata": {"name": "sec"}, "stringData": {"a": "1"}})
