@@ -199,3 +199,17 @@ def test_send_initial_events_ends_with_the_initial_events_end_bookmark(http: Htt
     assert [(e["type"], e["object"]["metadata"].get("name")) for e in got[:2]] == [("ADDED", "i1"), ("ADDED", "i2")]
     assert got[2]["type"] == "BOOKMARK"
     assert got[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def test_field_selectors_a_kind_does_not_support_are_400(http: Http, ns: str) -> None:
+    body = status_of(http.get(VM_PATH.format(ns=ns), params={"fieldSelector": "status.printableStatus=Running"}),
+                     400, "BadRequest")
+    assert body["message"] == '"status.printableStatus" is not a known field selector: only "metadata.name", ' \
+                              '"metadata.namespace"'
+    body = status_of(http.get(f"/api/v1/namespaces/{ns}/pods", params={"fieldSelector": "spec.foo=x"}),
+                     400, "BadRequest")
+    assert body["message"] == "field label not supported: spec.foo"
+    for path, selector in ((f"/api/v1/namespaces/{ns}/pods", "status.phase=Running,spec.nodeName=node01"),
+                           (f"/api/v1/namespaces/{ns}/events", "involvedObject.name=x,type=Warning"),
+                           (VM_PATH.format(ns=ns), "metadata.name=x")):
+        assert http.get(path, params={"fieldSelector": selector}).status_code == 200

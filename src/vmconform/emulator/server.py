@@ -18,7 +18,7 @@ from .openapi import OpenAPI
 from .patches import PatchError, apply_merge, json_patch, merge_patch
 from .protobuf import PROTOBUF, decode_protobuf
 from .resources import NAMESPACES, Registry, ResourceType
-from .selectors import parse_field_selector, parse_label_selector
+from .selectors import check_field_selector, parse_field_selector, parse_label_selector
 from .store import Event, Store
 
 JSON = "application/json"
@@ -355,7 +355,7 @@ class ApiServer:
                                                        dry_run=dry_run)), notes)
 
     async def _delete_collection(self, request: web.Request, t: Target) -> web.StreamResponse:
-        pred = self._predicate(request)
+        pred = self._predicate(request, t.res)
         for obj in self.store.list(t.res, t.namespace, pred):
             m = obj["metadata"]
             try:
@@ -368,15 +368,17 @@ class ApiServer:
     # ------------------------------------------------------------ list and watch
 
     @staticmethod
-    def _predicate(request: web.Request) -> Callable[[dict[str, Any]], bool]:
+    def _predicate(request: web.Request, res: ResourceType | None = None) -> Callable[[dict[str, Any]], bool]:
         labels = parse_label_selector(request.query.get("labelSelector"))
         fields = parse_field_selector(request.query.get("fieldSelector"))
+        if res is not None:
+            check_field_selector(res.group, res.plural, res.custom, request.query.get("fieldSelector"))
         return lambda o: labels(o) and fields(o)
 
     def _list(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
         # Stored objects, not copies: they are only serialised here, never changed.
-        objs = self.store.items(t.res, t.namespace, self._predicate(request))
+        objs = self.store.items(t.res, t.namespace, self._predicate(request, t.res))
         rv = str(self.store.rv)
         if q.get("continue"):
             # The token holds the last key served (like etcd's), so objects created or deleted
@@ -412,7 +414,7 @@ class ApiServer:
         asked = query.integer(q, "timeoutSeconds")
         timeout = float(self.max_watch_seconds if asked is None or asked <= 0 else min(asked, self.max_watch_seconds))
         try:
-            watcher, backlog = self.store.watch(t.res, t.namespace, self._predicate(request), since)
+            watcher, backlog = self.store.watch(t.res, t.namespace, self._predicate(request, t.res), since)
         except ApiError as err:
             if err.code != 410:
                 raise
