@@ -145,3 +145,23 @@ def test_user_data_secret_ref_spelled_like_the_go_field_is_pruned_with_a_warning
                                            'userDataSecretRef\\""')
     data = json.loads(resp.data)
     assert data["spec"]["template"]["spec"]["volumes"][1] == {"name": "cloudinitdisk", "cloudInitNoCloud": {}}
+
+
+def test_pdb_status_follows_the_pods(kv: Any, ns: str) -> None:
+    """The disruption controller's status: expected, healthy, desired, allowed — and it follows the pods."""
+    policy = client.PolicyV1Api(kv.api)
+    policy.create_namespaced_pod_disruption_budget(ns, {"metadata": {"name": "guard"}, "spec": {
+        "minAvailable": 1, "selector": {"matchLabels": {"kubevirt.io/domain": "testvm"}}}})
+    kv.create_vm(ns, "vm", "Always")
+
+    def status(pred: Any) -> Obj:
+        return kv.wait_core(policy.list_namespaced_pod_disruption_budget, pred, ns)["status"]
+
+    st = status(lambda o: (o.get("status") or {}).get("currentHealthy") == 1)
+    assert (st["expectedPods"], st["desiredHealthy"], st["disruptionsAllowed"]) == (1, 1, 0)
+    assert st["conditions"][0]["reason"] == "InsufficientPods"
+    policy.patch_namespaced_pod_disruption_budget("guard", ns, {"spec": {"minAvailable": 0}})
+    st = status(lambda o: (o.get("status") or {}).get("disruptionsAllowed") == 1)
+    assert st["conditions"][0]["reason"] == "SufficientPods" and st["desiredHealthy"] == 0
+    api = client.PolicyV1Api(kv.api).read_namespaced_pod_disruption_budget("virt-api-pdb", "kubevirt")
+    assert (api.status.expected_pods, api.status.current_healthy, api.status.disruptions_allowed) == (2, 2, 1)
