@@ -97,13 +97,14 @@ class Emulator:
 
 
 def default_controllers() -> list[Controller]:
+    from .disruption import DisruptionController
     from .faults import TransportFaults
 
     try:
         from .kubevirt import controllers  # the KubeVirt behaviour
     except ImportError:
-        return [TransportFaults()]
-    return [*controllers(), TransportFaults()]
+        return [DisruptionController(), TransportFaults()]
+    return [*controllers(), DisruptionController(), TransportFaults()]
 
 
 class EmulatedCluster:

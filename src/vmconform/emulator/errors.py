@@ -86,13 +86,25 @@ def internal(err: str) -> ApiError:
     return ApiError(500, "InternalError", f"Internal error occurred: {err}")
 
 
+_CAUSE_TYPES = (("Required value", "FieldValueRequired"), ("Unsupported value", "FieldValueNotSupported"),
+                ("Duplicate value", "FieldValueDuplicate"), ("Forbidden", "FieldValueForbidden"),
+                ("Too long", "FieldValueTooLong"), ("Too many", "FieldValueTooMany"))
+
+
+def cause_type(message: str) -> str:
+    """The ``StatusCause`` type of a field error, from its message (field.ErrorType's text)."""
+    return next((t for prefix, t in _CAUSE_TYPES if message.startswith(prefix)), "FieldValueInvalid")
+
+
 def invalid(kind: str, name: str, causes: list[tuple[str, str]], group: str = "") -> ApiError:
-    """422 Invalid; ``causes`` are (field, message) pairs."""
-    text = "; ".join(f"{f}: {m}" if f else m for f, m in causes)
+    """422 Invalid; ``causes`` are (field, message) pairs. The message is apimachinery's
+    ``NewInvalid``: one error as is, several as ``[a, b]`` (an aggregate)."""
+    parts = [f"{f}: {m}" if f else m for f, m in causes]
+    text = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     return ApiError(
         422, "Invalid", f'{kind}.{group} "{name}" is invalid: {text}' if group else f'{kind} "{name}" is invalid: {text}',
         group=group, kind=kind, name=name,
-        causes=[{"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes],
+        causes=[{"reason": cause_type(m), "message": m, "field": f} for f, m in causes],
     )
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .errors import ApiError
+from .query import flag as query_flag
 
 if TYPE_CHECKING:
     from .cluster import Emulator
@@ -119,7 +120,7 @@ class TransportFaults:
             self._tasks.append(asyncio.create_task(self._every(1.0, expire)))
         if "flaky-api" in faults:
             def flaky(request: web.Request) -> None:
-                if request.path in ("/version", "/api", "/apis") or request.query.get("watch") == "true":
+                if request.path in ("/version", "/api", "/apis") or query_flag(request.query, "watch"):
                     return
                 roll = rng.random()
                 if roll < 0.0625:

@@ -29,6 +29,8 @@ from typing import Any, Callable, Mapping
 
 from aiohttp import web
 
+from .query import flag as query_flag
+
 DEBUG_PREFIX = "/debug/vmconform/"
 METRICS_PATH = "/debug/vmconform/metrics"
 SCHEMA = "vmconform.emulator-metrics/v1"
@@ -96,8 +98,8 @@ def classify(method: str, path: str, query: Mapping[str, str]) -> RequestInfo:
     if group == SUBRESOURCE_GROUP and sub:
         return RequestInfo(namespace, f"{resource}/{sub}", f"{resource}/{sub}")
     if method == "GET":
-        if name is None or query.get("watch") in ("true", "1"):
-            verb = "watch" if query.get("watch") in ("true", "1") else "list"
+        if name is None or query_flag(query, "watch"):
+            verb = "watch" if query_flag(query, "watch") else "list"
         else:
             verb = "get"
     elif method == "DELETE":

@@ -110,6 +110,8 @@ def json_patch(doc: Any, ops: Any) -> Any:
         raise PatchError(400, "BadRequest", "json patch must be a list of operations")
     doc = copy.deepcopy(doc)
     for op in ops:
+        if not isinstance(op, dict):
+            raise PatchError(400, "BadRequest", "json patch operations must be objects")
         kind = op.get("op")
         tokens = _pointer(op.get("path", ""))
         if kind == "add":

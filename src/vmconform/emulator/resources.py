@@ -53,6 +53,8 @@ class ResourceType:
         "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch",
     )
     extra_subresources: tuple[str, ...] = field(default=())
+    # metadata.name rule (validation.meta): "subdomain" (most kinds), "label" (namespaces), "dns1035" (services)
+    name_rule: str = "subdomain"
 
     @property
     def api_version(self) -> str:
@@ -147,7 +149,7 @@ def _event_object(ev: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- the kinds
 
 NAMESPACES = ResourceType(
-    "", "v1", "namespaces", "namespace", "Namespace", False, ("ns",),
+    "", "v1", "namespaces", "namespace", "Namespace", False, ("ns",), name_rule="label",
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
     columns=(Column("Status", "string", lambda o: dig(o, "status", "phase", default="Active")), AGE),
 )
@@ -226,6 +228,96 @@ LEASES = ResourceType(
     columns=(Column("Holder", "string", lambda o: dig(o, "spec", "holderIdentity", default="")), AGE),
 )
 
+
+def _ports(svc: dict[str, Any]) -> str:
+    out = []
+    for p in dig(svc, "spec", "ports", default=[]) or []:
+        text = f"{p.get('port')}:{p['nodePort']}" if p.get("nodePort") else str(p.get("port"))
+        out.append(f"{text}/{p.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def _selector(obj: dict[str, Any], *path: str) -> str:
+    sel = dig(obj, *path, default=None) or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(sel.items())) or "<none>"
+
+
+def _ready_replicas(obj: dict[str, Any]) -> str:
+    return f"{dig(obj, 'status', 'readyReplicas', default=0)}/{dig(obj, 'spec', 'replicas', default=1)}"
+
+
+def _budget(obj: dict[str, Any], key: str) -> Any:
+    value = dig(obj, "spec", key)
+    return "N/A" if value is None else str(value)
+
+
+CONFIGMAPS = ResourceType(
+    "", "v1", "configmaps", "configmap", "ConfigMap", True, ("cm",), has_status=False,
+    columns=(Column("Data", "integer", lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})), AGE),
+)
+SECRETS = ResourceType(
+    "", "v1", "secrets", "secret", "Secret", True, has_status=False,
+    columns=(Column("Type", "string", lambda o: o.get("type", "Opaque")),
+             Column("Data", "integer", lambda o: len(o.get("data") or {})), AGE),
+)
+SERVICES = ResourceType(
+    "", "v1", "services", "service", "Service", True, ("svc",), ("all",), name_rule="dns1035",
+    columns=(
+        Column("Type", "string", lambda o: dig(o, "spec", "type", default="ClusterIP")),
+        Column("Cluster-IP", "string", lambda o: dig(o, "spec", "clusterIP", default="<none>")),
+        Column("External-IP", "string", lambda o: dig(o, "spec", "externalName")
+               or ",".join(i.get("ip", "") for i in dig(o, "status", "loadBalancer", "ingress", default=[]) or [])
+               or "<none>"),
+        Column("Port(s)", "string", _ports),
+        AGE,
+        Column("Selector", "string", lambda o: _selector(o, "spec", "selector"), priority=1),
+    ),
+)
+SERVICEACCOUNTS = ResourceType(
+    "", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", True, ("sa",), has_status=False,
+    columns=(Column("Secrets", "integer", lambda o: len(o.get("secrets") or [])), AGE),
+)
+PDBS = ResourceType(
+    "policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", True, ("pdb",),
+    columns=(
+        Column("Min Available", "string", lambda o: _budget(o, "minAvailable")),
+        Column("Max Unavailable", "string", lambda o: _budget(o, "maxUnavailable")),
+        Column("Allowed Disruptions", "integer", lambda o: dig(o, "status", "disruptionsAllowed", default=0)),
+        AGE,
+    ),
+)
+DEPLOYMENTS = ResourceType(
+    "apps", "v1", "deployments", "deployment", "Deployment", True, ("deploy",), ("all",),
+    columns=(
+        Column("Ready", "string", _ready_replicas),
+        Column("Up-to-date", "integer", lambda o: dig(o, "status", "updatedReplicas", default=0)),
+        Column("Available", "integer", lambda o: dig(o, "status", "availableReplicas", default=0)),
+        AGE,
+        Column("Selector", "string", lambda o: _selector(o, "spec", "selector", "matchLabels"), priority=1),
+    ),
+)
+REPLICASETS = ResourceType(
+    "apps", "v1", "replicasets", "replicaset", "ReplicaSet", True, ("rs",), ("all",),
+    columns=(
+        Column("Desired", "integer", lambda o: dig(o, "spec", "replicas", default=1)),
+        Column("Current", "integer", lambda o: dig(o, "status", "replicas", default=0)),
+        Column("Ready", "integer", lambda o: dig(o, "status", "readyReplicas", default=0)),
+        AGE,
+    ),
+)
+DAEMONSETS = ResourceType(
+    "apps", "v1", "daemonsets", "daemonset", "DaemonSet", True, ("ds",), ("all",),
+    columns=(
+        Column("Desired", "integer", lambda o: dig(o, "status", "desiredNumberScheduled", default=0)),
+        Column("Current", "integer", lambda o: dig(o, "status", "currentNumberScheduled", default=0)),
+        Column("Ready", "integer", lambda o: dig(o, "status", "numberReady", default=0)),
+        Column("Up-to-date", "integer", lambda o: dig(o, "status", "updatedNumberScheduled", default=0)),
+        Column("Available", "integer", lambda o: dig(o, "status", "numberAvailable", default=0)),
+        Column("Node Selector", "string", lambda o: _selector(o, "spec", "template", "spec", "nodeSelector")),
+        AGE,
+    ),
+)
+
 KUBEVIRT_GROUP = "kubevirt.io"
 
 VMS = ResourceType(
@@ -263,8 +355,10 @@ KUBEVIRTS = ResourceType(
     columns=(AGE, Column("Phase", "string", lambda o: dig(o, "status", "phase", default=""))),
 )
 
+# One entry per served kind: adding a kind is one ResourceType above and one name here.
 ALL: tuple[ResourceType, ...] = (
-    NAMESPACES, NODES, PODS, EVENTS, PVCS, PVS, STORAGECLASSES, LEASES, VMS, VMIS, VMIMS, KUBEVIRTS,
+    NAMESPACES, NODES, PODS, EVENTS, PVCS, PVS, CONFIGMAPS, SECRETS, SERVICES, SERVICEACCOUNTS,
+    STORAGECLASSES, LEASES, PDBS, DEPLOYMENTS, REPLICASETS, DAEMONSETS, VMS, VMIS, VMIMS, KUBEVIRTS,
 )
 
 

@@ -118,3 +118,50 @@ def parse_field_selector(text: str | None) -> Predicate:
         return all((field_value(obj, k) == v) == eq for k, eq, v in reqs)
 
     return pred
+
+
+# Field selectors a kind supports (kubernetes v1.32 ``pkg/apis/core/v1/conversion.go``
+# ``AddFieldLabelConversionsFor*``; apps ``ReplicaSet``): metadata.name and metadata.namespace always.
+# Custom resources support only those two (KubeVirt v1.9.0's CRDs declare no selectableFields).
+_META_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+SUPPORTED_FIELDS: dict[tuple[str, str], frozenset[str]] = {
+    ("", "pods"): frozenset({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                             "spec.hostNetwork", "status.phase", "status.podIP", "status.podIPs",
+                             "status.nominatedNodeName"}),
+    ("", "events"): frozenset({"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                               "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                               "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"}),
+    ("", "secrets"): frozenset({"type"}),
+    ("", "namespaces"): frozenset({"status.phase"}),
+    ("", "nodes"): frozenset({"spec.unschedulable"}),
+    ("", "services"): frozenset({"spec.clusterIP", "spec.type"}),
+    ("", "persistentvolumeclaims"): frozenset(),
+    ("", "persistentvolumes"): frozenset(),
+    ("", "configmaps"): frozenset(),
+    ("", "serviceaccounts"): frozenset(),
+    ("apps", "replicasets"): frozenset({"status.replicas"}),
+}
+
+
+def field_keys(text: str | None) -> list[str]:
+    """The field names a selector uses (after :func:`parse_field_selector` accepted its syntax)."""
+    if not text:
+        return []
+    keys = []
+    for part in _split_top(text):
+        for op in ("!=", "==", "="):
+            if op in part:
+                keys.append(part.split(op, 1)[0].strip())
+                break
+    return keys
+
+
+def check_field_selector(group: str, plural: str, custom: bool, text: str | None) -> None:
+    """400 for a field the kind cannot be selected by, with the apiserver's message."""
+    allowed = _META_FIELDS | SUPPORTED_FIELDS.get((group, plural), frozenset())
+    for key in field_keys(text):
+        if key in allowed:
+            continue
+        if custom or (group, plural) not in SUPPORTED_FIELDS:
+            raise bad_request(f'"{key}" is not a known field selector: only "metadata.name", "metadata.namespace"')
+        raise bad_request(f'field label not supported: {key}')

@@ -5,23 +5,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
+import logging
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-import yaml
 from aiohttp import web
 
-from . import discovery, errors, tables
+from . import bodies, discovery, errors, query, tables, validation
 from .errors import ApiError
 from .openapi import OpenAPI
 from .patches import PatchError, apply_merge, json_patch, merge_patch
+from .protobuf import PROTOBUF, decode_protobuf
 from .resources import NAMESPACES, Registry, ResourceType
-from .selectors import parse_field_selector, parse_label_selector
+from .selectors import check_field_selector, parse_field_selector, parse_label_selector
 from .store import Event, Store
 
 JSON = "application/json"
+log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # An extension claims requests by path prefix (e.g. /apis/subresources.kubevirt.io/).
 Extension = tuple[str, Handler]
@@ -50,6 +51,13 @@ def dumps(obj: Any) -> bytes:
 
 def json_response(obj: Any, status: int = 200, content_type: str = JSON) -> web.Response:
     return web.Response(body=dumps(obj), status=status, headers={"Content-Type": content_type})
+
+
+def warned(resp: web.Response, warnings: list[str]) -> web.Response:
+    """Add kube-apiserver's ``Warning: 299 - "<text>"`` headers (RFC 7234 warn-code 299)."""
+    for text in warnings:
+        resp.headers.add("Warning", "299 - " + json.dumps(text))
+    return resp
 
 
 def error_response(err: ApiError) -> web.Response:
@@ -103,6 +111,11 @@ class ApiServer:
         except ApiError as err:
             status = err.code
             return error_response(err)
+        except (web.HTTPException, asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a server bug: a Status body, never aiohttp's text page
+            log.exception("internal error serving %s %s", request.method, request.path)
+            return error_response(errors.internal(f"{type(exc).__name__}: {exc}"))
         finally:
             self.requests.append(RequestRecord(request.method, request.path, request.query_string,
                                                request.headers.get("User-Agent", ""), status))
@@ -198,16 +211,21 @@ class ApiServer:
         ctype = request.headers.get("Content-Type", "")
         if ctype.startswith(PROTOBUF):
             return decode_protobuf(raw)
-        try:
-            if "yaml" in ctype:
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise errors.bad_request(f"the request body is not valid: {exc}") from exc
+        return bodies.parse(raw, ctype)
+
+    async def _object(self, request: web.Request, res: ResourceType) -> dict[str, Any]:
+        """A create/update body: an object of ``res``'s kind, or the 400 kube-apiserver answers."""
+        raw = await request.read()
+        if not raw:
+            raise bodies.unrecognized(res, raw, "Object 'Kind' is missing in ''")
+        return bodies.require_object(res, await self._body(request), raw)
 
     async def _resource(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
         dry_run = bool(q.getall("dryRun", []))
+        fv = (validation.field_validation(q.get("fieldValidation"), request.method)
+              if request.method in ("POST", "PUT", "PATCH") else "")
+        query.resource_version(q)  # a malformed resourceVersion is a 400 on every verb
         method = request.method
         if t.subresource not in (None, "status"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -215,14 +233,16 @@ class ApiServer:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if t.name is None:
             if method == "GET":
-                if q.get("watch") in ("true", "1"):
+                if query.flag(q, "watch"):
                     return await self._watch(request, t)
                 return self._list(request, t)
             if method == "POST":
-                body = await self._body(request)
+                body = await self._object(request, t.res)
                 _reset_status_on_create(t.res, body)
-                _validate_name(t.res, body)
-                return json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201)
+                _default_namespace(t, body)
+                notes = validation.admit(t.res, body, None, validation=fv)
+                return warned(json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201),
+                              notes)
             if method == "DELETE":
                 return await self._delete_collection(request, t)
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection")
@@ -232,24 +252,56 @@ class ApiServer:
                 return json_response(tables.table(t.res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}))
             return json_response(obj)
         if method == "PUT":
-            body = await self._body(request)
+            body = await self._object(request, t.res)
             self._check_identity(t, body)
             if t.res.custom and not body["metadata"].get("resourceVersion"):
                 # Custom resources do not allow unconditional updates (a CRD's AllowUnconditionalUpdate).
                 raise errors.invalid(t.res.kind, t.name, [(
                     "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update")], t.res.group)
-            return json_response(self.store.replace(t.res, body, subresource=t.subresource or "", dry_run=dry_run))
+            current = self.store.require(t.res, t.namespace, t.name)
+            notes = validation.admit(t.res, body, current, validation=fv, status=t.subresource == "status")
+            return warned(json_response(self.store.replace(t.res, body, subresource=t.subresource or "",
+                                                           dry_run=dry_run)), notes)
         if method == "PATCH":
-            return await self._patch(request, t, dry_run)
+            return await self._patch(request, t, dry_run, fv)
         if method == "DELETE":
-            body = await self._body(request)
-            options = dict(body) if isinstance(body, dict) else {}
-            if "propagationPolicy" in q:
-                options["propagationPolicy"] = q["propagationPolicy"]
-            if "gracePeriodSeconds" in q:
-                options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+            options = await self._delete_options(request)
             return json_response(self.store.delete(t.res, t.namespace, t.name, options, dry_run=dry_run))
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        """DeleteOptions from the body and the query, validated like ``ValidateDeleteOptions``."""
+        q = request.query
+        body = await self._body(request)
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise errors.bad_request(
+                f"the body of the request was in an unknown format - json: cannot unmarshal "
+                f"{bodies.GO_TYPES.get(type(body), 'value')} into Go value of type v1.DeleteOptions")
+        options = dict(body)
+        if "propagationPolicy" in q:
+            options["propagationPolicy"] = q["propagationPolicy"]
+        grace = query.integer(q, "gracePeriodSeconds")
+        if grace is not None:
+            options["gracePeriodSeconds"] = grace
+        policy = options.get("propagationPolicy")
+        if policy is not None and policy not in query.PROPAGATION_POLICIES:
+            raise errors.invalid("DeleteOptions", "", [(
+                "propagationPolicy", f"Unsupported value: {json.dumps(policy)}: supported values: "
+                                     '"Foreground", "Background", "Orphan"')], "meta.k8s.io")
+        if policy is not None and options.get("orphanDependents") is not None:
+            raise errors.invalid("DeleteOptions", "", [(
+                "propagationPolicy", f"Invalid value: {json.dumps(policy)}: orphanDependents and "
+                                     "deletionPropagation cannot be both set")], "meta.k8s.io")
+        if options.get("preconditions") is not None and not isinstance(options["preconditions"], dict):
+            raise errors.bad_request("the body of the request was in an unknown format - json: cannot unmarshal "
+                                     "into Go struct field DeleteOptions.preconditions of type v1.Preconditions")
+        sent = options.get("gracePeriodSeconds")
+        if sent is not None and (not isinstance(sent, int) or isinstance(sent, bool)):
+            raise errors.bad_request("the body of the request was in an unknown format - json: cannot unmarshal "
+                                     "into Go struct field DeleteOptions.gracePeriodSeconds of type int64")
+        return options
 
     def _check_identity(self, t: Target, body: Any) -> None:
         if not isinstance(body, dict):
@@ -261,7 +313,7 @@ class ApiServer:
         if t.res.namespaced:
             meta["namespace"] = t.namespace
 
-    async def _patch(self, request: web.Request, t: Target, dry_run: bool) -> web.StreamResponse:
+    async def _patch(self, request: web.Request, t: Target, dry_run: bool, fv: str) -> web.StreamResponse:
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
         assert t.name is not None
         if ctype == "application/strategic-merge-patch+json" and t.res.custom:
@@ -269,16 +321,22 @@ class ApiServer:
                            'the body of the request was in an unknown format - accepted media types include: '
                            'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml')
         body = await self._body(request)
+        raw = await request.read()
         current = self.store.get(t.res, t.namespace, t.name)
         try:
             if ctype == "application/apply-patch+yaml":
+                body = bodies.require_object(t.res, body, raw)
                 if current is None:
                     if t.subresource:
                         raise errors.not_found(t.res.plural, t.name, t.res.group)
-                    body.setdefault("metadata", {})["name"] = t.name
+                    if not isinstance(body.setdefault("metadata", {}), dict):
+                        body["metadata"] = {}
+                    body["metadata"]["name"] = t.name
                     _reset_status_on_create(t.res, body)
-                    _validate_name(t.res, body)
-                    return json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201)
+                    _default_namespace(t, body)
+                    notes = validation.admit(t.res, body, None, validation=fv)
+                    return warned(json_response(self.store.create(t.res, body, t.namespace, dry_run=dry_run), 201),
+                                  notes)
                 new = apply_merge(current, body)
             elif current is None:
                 raise errors.not_found(t.res.plural, t.name, t.res.group)
@@ -290,11 +348,14 @@ class ApiServer:
                 raise ApiError(415, "UnsupportedMediaType", f"unsupported patch content type {ctype!r}")
         except PatchError as err:
             raise ApiError(err.code, err.reason, err.message) from err
+        new = bodies.require_object(t.res, new, json.dumps(new).encode())
         self._check_identity(t, new)
-        return json_response(self.store.replace(t.res, new, subresource=t.subresource or "", dry_run=dry_run))
+        notes = validation.admit(t.res, new, current, validation=fv, status=t.subresource == "status")
+        return warned(json_response(self.store.replace(t.res, new, subresource=t.subresource or "",
+                                                       dry_run=dry_run)), notes)
 
     async def _delete_collection(self, request: web.Request, t: Target) -> web.StreamResponse:
-        pred = self._predicate(request)
+        pred = self._predicate(request, t.res)
         for obj in self.store.list(t.res, t.namespace, pred):
             m = obj["metadata"]
             try:
@@ -307,15 +368,17 @@ class ApiServer:
     # ------------------------------------------------------------ list and watch
 
     @staticmethod
-    def _predicate(request: web.Request) -> Callable[[dict[str, Any]], bool]:
+    def _predicate(request: web.Request, res: ResourceType | None = None) -> Callable[[dict[str, Any]], bool]:
         labels = parse_label_selector(request.query.get("labelSelector"))
         fields = parse_field_selector(request.query.get("fieldSelector"))
+        if res is not None:
+            check_field_selector(res.group, res.plural, res.custom, request.query.get("fieldSelector"))
         return lambda o: labels(o) and fields(o)
 
     def _list(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
         # Stored objects, not copies: they are only serialised here, never changed.
-        objs = self.store.items(t.res, t.namespace, self._predicate(request))
+        objs = self.store.items(t.res, t.namespace, self._predicate(request, t.res))
         rv = str(self.store.rv)
         if q.get("continue"):
             # The token holds the last key served (like etcd's), so objects created or deleted
@@ -327,7 +390,7 @@ class ApiServer:
                 raise errors.bad_request("continue key is not valid") from exc
             objs = [o for o in objs if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
         meta: dict[str, Any] = {"resourceVersion": rv}
-        limit = int(q.get("limit", "0") or 0)
+        limit = query.integer(q, "limit", 0) or 0
         if limit > 0 and limit < len(objs):
             last = objs[limit - 1]["metadata"]
             meta["continue"] = base64.urlsafe_b64encode(json.dumps(
@@ -341,13 +404,17 @@ class ApiServer:
 
     async def _watch(self, request: web.Request, t: Target) -> web.StreamResponse:
         q = request.query
-        rv_text = q.get("resourceVersion", "")
-        since = int(rv_text) if rv_text not in ("", "0") else None
+        since = query.resource_version(q)
         as_table = tables.wants_table(request.headers.get("Accept", ""))
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        timeout = min(float(q.get("timeoutSeconds", self.max_watch_seconds)), self.max_watch_seconds)
+        bookmarks = query.flag(q, "allowWatchBookmarks")
+        # Streaming lists (WatchList): the current state as ADDED events, then a bookmark marking their end.
+        initial_events = query.flag(q, "sendInitialEvents")
+        if initial_events:
+            since = None
+        asked = query.integer(q, "timeoutSeconds")
+        timeout = float(self.max_watch_seconds if asked is None or asked <= 0 else min(asked, self.max_watch_seconds))
         try:
-            watcher, backlog = self.store.watch(t.res, t.namespace, self._predicate(request), since)
+            watcher, backlog = self.store.watch(t.res, t.namespace, self._predicate(request, t.res), since)
         except ApiError as err:
             if err.code != 410:
                 raise
@@ -376,6 +443,11 @@ class ApiServer:
         try:
             for ev in backlog:
                 await resp.write(encode(ev))
+            if initial_events and bookmarks:
+                mark = {"kind": t.res.kind, "apiVersion": t.res.api_version,
+                        "metadata": {"resourceVersion": str(self.store.rv),
+                                     "annotations": {"k8s.io/initial-events-end": "true"}}}
+                await resp.write(dumps({"type": "BOOKMARK", "object": mark}) + b"\n")
             next_bookmark = loop.time() + self.bookmark_seconds
             while True:
                 now = loop.time()
@@ -407,129 +479,6 @@ class ApiServer:
         return resp
 
 
-# ---------------------------------------------------------------- protobuf request bodies
-# kubectl's typed clients (``create namespace``, ``run``, ``auth can-i``) send their bodies as
-# application/vnd.kubernetes.protobuf with no JSON fallback. Decode the kinds this server stores
-# that kubectl writes that way; fields outside these schemas (and empty values) are dropped.
-
-PROTOBUF = "application/vnd.kubernetes.protobuf"
-_PB_MAGIC = b"k8s\x00"
-_STR, _INT, _BOOL, _MAP, _QMAP = "str", "int", "bool", "map", "qmap"  # qmap: map<string, Quantity>
-PbSchema = dict[int, tuple[str, Any]]  # field number -> (json name, "[]" suffix if repeated; type)
-
-_PB_OWNER: PbSchema = {1: ("kind", _STR), 3: ("name", _STR), 4: ("uid", _STR), 5: ("apiVersion", _STR),
-                       6: ("controller", _BOOL), 7: ("blockOwnerDeletion", _BOOL)}
-_PB_META: PbSchema = {1: ("name", _STR), 2: ("generateName", _STR), 3: ("namespace", _STR),
-                      11: ("labels", _MAP), 12: ("annotations", _MAP),
-                      13: ("ownerReferences[]", _PB_OWNER), 14: ("finalizers[]", _STR)}
-_PB_CONTAINER: PbSchema = {
-    1: ("name", _STR), 2: ("image", _STR), 3: ("command[]", _STR), 4: ("args[]", _STR), 5: ("workingDir", _STR),
-    6: ("ports[]", {1: ("name", _STR), 2: ("hostPort", _INT), 3: ("containerPort", _INT), 4: ("protocol", _STR)}),
-    7: ("env[]", {1: ("name", _STR), 2: ("value", _STR)}),
-    8: ("resources", {1: ("limits", _QMAP), 2: ("requests", _QMAP)}),
-    14: ("imagePullPolicy", _STR), 16: ("stdin", _BOOL), 17: ("stdinOnce", _BOOL), 18: ("tty", _BOOL),
-}
-_PB_KINDS: dict[str, PbSchema] = {
-    "Namespace": {1: ("metadata", _PB_META), 2: ("spec", {1: ("finalizers[]", _STR)})},
-    "Pod": {1: ("metadata", _PB_META), 2: ("spec", {
-        2: ("containers[]", _PB_CONTAINER), 3: ("restartPolicy", _STR), 4: ("terminationGracePeriodSeconds", _INT),
-        6: ("dnsPolicy", _STR), 7: ("nodeSelector", _MAP), 8: ("serviceAccountName", _STR), 10: ("nodeName", _STR),
-        11: ("hostNetwork", _BOOL)})},
-    "SelfSubjectAccessReview": {1: ("metadata", _PB_META), 2: ("spec", {
-        1: ("resourceAttributes", {1: ("namespace", _STR), 2: ("verb", _STR), 3: ("group", _STR),
-                                   4: ("version", _STR), 5: ("resource", _STR), 6: ("subresource", _STR),
-                                   7: ("name", _STR)}),
-        2: ("nonResourceAttributes", {1: ("path", _STR), 2: ("verb", _STR)})})},
-}
-
-
-def _pb_fields(buf: bytes) -> list[tuple[int, int, Any]]:
-    """(field number, wire type, value) of one message: ints for varints, bytes otherwise."""
-    out, i, n = [], 0, len(buf)
-
-    def varint() -> int:
-        nonlocal i
-        shift = result = 0
-        while True:
-            if i >= n:
-                raise ValueError("truncated varint")
-            b = buf[i]
-            i += 1
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-
-    while i < n:
-        key = varint()
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            out.append((num, wire, varint()))
-        elif wire == 2:
-            length = varint()
-            if i + length > n:
-                raise ValueError("truncated field")
-            out.append((num, wire, buf[i:i + length]))
-            i += length
-        elif wire in (1, 5):
-            size = 8 if wire == 1 else 4
-            out.append((num, wire, buf[i:i + size]))
-            i += size
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-    return out
-
-
-def _pb_message(buf: bytes, schema: PbSchema) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for num, _wire, raw in _pb_fields(buf):
-        if num not in schema:
-            continue
-        name, typ = schema[num]
-        repeated = name.endswith("[]")
-        name = name.removesuffix("[]")
-        value: Any
-        if typ in (_MAP, _QMAP):
-            entry = {k: v for k, _w, v in _pb_fields(raw)}
-            val = entry.get(2, b"")
-            if typ == _QMAP:
-                val = next((v for k, _w, v in _pb_fields(val) if k == 1), b"")
-            obj.setdefault(name, {})[entry.get(1, b"").decode()] = val.decode()
-            continue
-        if typ == _STR:
-            value = raw.decode()
-        elif typ == _INT:
-            value = raw - (1 << 64) if raw >= 1 << 63 else raw
-        elif typ == _BOOL:
-            value = bool(raw)
-        else:
-            value = _pb_message(raw, typ)
-        if repeated:
-            obj.setdefault(name, []).append(value)
-        elif value not in ("", 0, False, {}):
-            obj[name] = value
-    return obj
-
-
-def decode_protobuf(raw: bytes) -> dict[str, Any]:
-    """A ``k8s\\0``-framed runtime.Unknown holding one of the kinds above, as its JSON form."""
-    if not raw.startswith(_PB_MAGIC):
-        raise errors.bad_request("the request body is not valid: missing the protobuf magic prefix")
-    try:
-        unknown = {k: v for k, _w, v in _pb_fields(raw[len(_PB_MAGIC):])}
-        type_meta = {k: v.decode() for k, _w, v in _pb_fields(unknown.get(1, b""))}
-        api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")
-        schema = _PB_KINDS.get(kind)
-        if schema is None:
-            raise ApiError(415, "UnsupportedMediaType",
-                           f"the body of the request was in an unknown format - accepted media types include: "
-                           f"application/json, application/yaml ({kind or 'this kind'} is not accepted as protobuf)")
-        obj = _pb_message(unknown.get(2, b""), schema)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise errors.bad_request(f"the request body is not valid: {exc}") from exc
-    return {"apiVersion": api_version, "kind": kind, **obj}
-
-
 # Kinds whose create strategy defaults status.phase rather than clearing status entirely.
 _PENDING_ON_CREATE = {("", "pods"), ("", "persistentvolumeclaims"), ("", "persistentvolumes")}
 
@@ -545,38 +494,11 @@ def _reset_status_on_create(res: ResourceType, body: Any) -> None:
         body["status"] = {"phase": "Pending"}
 
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-def _validate_name(res: ResourceType, body: Any) -> None:
-    """422 for a name a real API server rejects (RFC 1123 subdomain; a label for namespaces)."""
-    meta = body.get("metadata") if isinstance(body, dict) else None
-    if not isinstance(meta, dict):
-        return
-    name = meta.get("name")
-    if not name:
-        if not meta.get("generateName"):
-            return  # the store answers 422 "name or generateName is required"
-        name, field = str(meta["generateName"]) + "x", "metadata.generateName"
-    else:
-        field = "metadata.name"
-    if res is NAMESPACES:
-        ok, limit, what = _DNS_LABEL.match(name), 63, "RFC 1123 label"
-        regex = _DNS_LABEL.pattern
-    else:
-        ok, limit, what = _DNS_SUBDOMAIN.match(name), 253, "RFC 1123 subdomain"
-        regex = _DNS_SUBDOMAIN.pattern
-    if ok and len(name) <= limit:
-        return
-    if not ok:
-        chars = "'-'" if res is NAMESPACES else "'-' or '.'"
-        msg = (f"Invalid value: {json.dumps(name)}: a lowercase {what} must consist of lower case alphanumeric "
-               f"characters, {chars}, and must start and end with an alphanumeric character "
-               f"(regex used for validation is '{regex.strip('^$')}')")
-    else:
-        msg = f"Invalid value: {json.dumps(name)}: must be no more than {limit} characters"
-    raise errors.invalid(res.kind, str(meta.get("name") or meta.get("generateName")), [(field, msg)], res.group)
+def _default_namespace(t: Target, body: dict[str, Any]) -> None:
+    """The request's namespace fills an object's missing one before validation, as the handler does."""
+    meta = body.get("metadata")
+    if t.res.namespaced and t.namespace and isinstance(meta, dict) and not meta.get("namespace"):
+        meta["namespace"] = t.namespace
 
 
 def namespace_exists(store: Store, name: str) -> bool:

@@ -44,6 +44,45 @@ def template_causes(spec: Obj) -> list[Obj]:
     return []
 
 
+def memory_causes(spec: Any, path: str) -> list[Obj]:
+    """``validateMemoryRequestsNegativeOrNull`` / ``validateMemoryLimitsNegativeOrNull`` (virt-api
+    vmi-create-admitter.go @ v1.9.0) for a VMI spec at ``path`` (``spec`` or ``spec.template.spec``).
+    Malformed quantities never get here: the CRD schema's pattern rejects them first."""
+    resources = dig(spec, "domain", "resources", default={}) or {}
+    if not isinstance(resources, dict):
+        return []
+    req_text = dig(resources, "requests", "memory")
+    lim_text = dig(resources, "limits", "memory")
+    req, lim = _quantity(req_text), _quantity(lim_text)
+    req_field = f"{path}.domain.resources.requests.memory"
+    lim_field = f"{path}.domain.resources.limits.memory"
+    causes: list[Obj] = []
+
+    def cause(message: str, field: str) -> None:
+        causes.append({"reason": "FieldValueInvalid", "message": message, "field": field})
+
+    if req is not None and req < 0:
+        cause(f"{req_field} '{req_text}': must be greater than or equal to 0.", req_field)
+    elif req is not None and 0 < req < 1_000_000:
+        cause(f"{req_field} '{req_text}': must be greater than or equal to 1M.", req_field)
+    if lim is not None and lim < 0:
+        cause(f"{lim_field} '{lim_text}': must be greater than or equal to 0.", lim_field)
+    if lim is not None and req is not None and lim > 0 and req > lim:
+        cause(f"{req_field} '{req_text}' is greater than {lim_field} '{lim_text}'", req_field)
+    return causes
+
+
+def _quantity(value: Any) -> Any:
+    from ..validation import quantity
+
+    if value is None:
+        return None
+    try:
+        return quantity.parse(value)
+    except ValueError:
+        return None
+
+
 class Admission:
     def __init__(self, ctx: "KubeVirtContext") -> None:
         self.ctx = ctx
@@ -52,6 +91,10 @@ class Admission:
     def admit(self, op: str, res: ResourceType, obj: Obj, old: Obj | None) -> None:
         if res is VMS and op in ("CREATE", "UPDATE"):
             self._validate_vm(obj)
+        elif res is VMIS and op == "CREATE":
+            causes = memory_causes(obj.get("spec") or {}, "spec")
+            if causes:
+                raise webhook_denied(C.VMI_WEBHOOK, ", ".join(c["message"] for c in causes), 422, "Invalid", causes)
         elif res is VMIMS and op == "CREATE":
             self._mutate_migration(obj)
             self._validate_migration(obj)
@@ -61,6 +104,8 @@ class Admission:
     def _validate_vm(self, vm: Obj) -> None:
         spec = vm.get("spec") or {}
         causes = run_strategy_causes(spec) + template_causes(spec)
+        if not template_causes(spec):
+            causes += memory_causes(dig(spec, "template", "spec", default={}) or {}, "spec.template.spec")
         if causes:
             message = ", ".join(c["message"] for c in causes)
             raise webhook_denied(C.VM_WEBHOOK, message, 422, "Invalid", causes)

@@ -11,6 +11,7 @@ from ..timeutil import now_rfc3339
 from .constants import (
     ANNO_DEFAULT_CLASS, FINALIZER_KUBEVIRT, INSTALL_NAMESPACE, KUBEVIRT_CR_NAME, LABEL_HOSTNAME, LABEL_SCHEDULABLE,
 )
+from . import components
 from .context import KubeVirtContext, context_of
 from .releases import DEFAULT_RELEASE, Release
 from .storage import LOCAL_PROVISIONER, SHARED_PROVISIONER
@@ -182,6 +183,7 @@ class ClusterBootstrap:
         if store.peek(NAMESPACES, None, INSTALL_NAMESPACE) is None:
             store.create(NAMESPACES, {"metadata": {"name": INSTALL_NAMESPACE,
                                                    "labels": {"kubevirt.io": ""}}})
+        components.install(store)  # virt-api, virt-controller, virt-operator, virt-handler per node
         ctx.queue.register("kubevirt", self.reconcile)
         ctx.watch(KUBEVIRTS, self._on_event)
         if store.peek(KUBEVIRTS, INSTALL_NAMESPACE, KUBEVIRT_CR_NAME) is None:

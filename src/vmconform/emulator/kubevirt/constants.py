@@ -89,6 +89,7 @@ MIG_AFTER_HANDOFF = (MIG_PREPARING_TARGET, MIG_TARGET_READY, MIG_RUNNING)
 LIVE_MIGRATION, BLOCK_MIGRATION = "LiveMigration", "BlockMigration"
 MIGRATION_WEBHOOK = "migration-create-validator.kubevirt.io"
 VM_WEBHOOK = "virtualmachine-validator.kubevirt.io"
+VMI_WEBHOOK = "virtualmachineinstances-create-validator.kubevirt.io"
 MIGRATE_GENERATE_NAME = "kubevirt-migrate-vm-"
 FINALIZED_MIGRATIONS_KEPT = 5
 UNSCHEDULABLE_TIMEOUT_S = 300

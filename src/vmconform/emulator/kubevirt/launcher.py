@@ -15,6 +15,7 @@ from .constants import (
 )
 from .releases import CONSOLE_LOG_CONTAINER, DEFAULT_RELEASE, POD_FAILED, Release
 from .util import set_condition
+from .secret_mounts import secret_volumes
 from .vmi_spec import hostname, launcher_requests, pvc_volumes
 
 Obj = dict[str, Any]
@@ -118,6 +119,7 @@ def launcher_pod(vmi: Obj, migration: Obj | None = None, added_selector: dict[st
     volumes: list[Obj] = [{"name": "private", "emptyDir": {}}, {"name": "public", "emptyDir": {}}]
     for vol_name, claim in pvc_volumes(spec):
         volumes.append({"name": vol_name, "persistentVolumeClaim": {"claimName": claim}})
+    volumes += secret_volumes(spec)
     pod_spec: Obj = {
         "containers": containers,
         "volumes": volumes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..resources import NODES, PODS, VMIS, ResourceType, dig
+from ..resources import NODES, PODS, SECRETS, VMIS, ResourceType, dig
 from ..timeutil import now_rfc3339
 from .constants import COMPONENT_SCHEDULER, EV_WARNING, LABEL_APP, LAUNCHER_VALUE, READINESS_GATE_UNPAUSED
 from .context import KubeVirtContext
@@ -14,6 +14,7 @@ from .launcher import (
     mark_scheduled, mark_unschedulable, pod_final, unpullable,
 )
 from .scheduler import IpAllocator, schedule
+from .secret_mounts import failed_mount_message, missing_secret
 from .util import get_condition, set_condition
 from .workqueue import Key
 
@@ -46,6 +47,9 @@ class PodDriver:
         ctx.store.delete_hooks[PODS.key] = self._delete_hook
         ctx.queue.register(KUBELET_QUEUE, self._reap)
         ctx.watch(PODS, lambda ev: ctx.gates.reset(ev.obj["metadata"]["uid"]) if ev.type == "DELETED" else None)
+        # Launcher pods waiting for a Secret to mount: (namespace, secret) → VMI work-queue keys.
+        self._secret_waiters: dict[tuple[str, str], set[Key]] = {}
+        ctx.watch(SECRETS, self._on_secret)
 
     # ------------------------------------------------------------ start-up
 
@@ -76,6 +80,9 @@ class PodDriver:
                               f"Successfully assigned {ns}/{name} to {placement.node}", COMPONENT_SCHEDULER)
             return STARTING
         if dig(pod, "status", "phase") != "Running":
+            missing = missing_secret(ctx.store, pod)
+            if missing is not None:
+                return self._failed_mount(pod, missing, requeue)
             bad = next((c for c in dig(pod, "spec", "containers", default=[]) or []
                         if unpullable(str(c.get("image", "")))), None)
             if bad is not None:
@@ -86,6 +93,23 @@ class PodDriver:
             ctx.store.mutate(PODS, ns, name, lambda o: mark_running(o, ip), status=True)
             return RUNNING
         return RUNNING
+
+    def _failed_mount(self, pod: Obj, missing: tuple[str, str], requeue: Key) -> str:
+        """kubelet cannot mount a missing Secret: the pod waits (ContainerCreating) until it exists."""
+        meta = pod["metadata"]
+        waiters = self._secret_waiters.setdefault((meta["namespace"], missing[1]), set())
+        if requeue not in waiters:
+            waiters.add(requeue)
+            self.ctx.events.record(pod, EV_WARNING, "FailedMount", failed_mount_message(*missing), "kubelet",
+                                   dig(pod, "spec", "nodeName"))
+        return STARTING
+
+    def _on_secret(self, ev: Any) -> None:
+        if ev.type == "DELETED":
+            return
+        meta = ev.obj["metadata"]
+        for key in self._secret_waiters.pop((meta.get("namespace"), meta["name"]), set()):
+            self.ctx.queue.add(*key)
 
     def _image_pull(self, pod: Obj, container: Obj, requeue: Key) -> str:
         """kubelet never gets the image: ErrImagePull and ImagePullBackOff take turns."""
