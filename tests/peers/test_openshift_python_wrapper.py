@@ -7,7 +7,6 @@ from typing import Any, Iterator
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from vmconform.emulator import EmulatedCluster
 
