@@ -16,7 +16,7 @@ from vmconform.kube.client import Cluster
 from vmconform.kube.kinds import NAMESPACE
 from vmconform.labels import run_selector
 
-from .conftest import until
+from .conftest import labelled_namespaces, until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,15 +44,6 @@ def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert proc.wait(timeout=30) == 0
 
 
-def leftovers(kubeconfig: Path) -> list[str]:
-    cluster = Cluster.from_kubeconfig(kubeconfig)
-    try:
-        items, _ = cluster.list(NAMESPACE, labels=run_selector())
-        return [i["metadata"]["name"] for i in items]
-    finally:
-        cluster.close()
-
-
 def verdicts(summary: dict[str, Any]) -> dict[str, str]:
     return {b["id"]: b["status"] for b in summary["behaviours"]}
 
@@ -67,7 +58,7 @@ def test_serial_emulated_and_parallel_real_cluster_path_give_the_same_verdict(st
     assert serial["cluster"]["backend"] == "emulated" and serial["emulated"] is True
     assert parallel["cluster"]["backend"] == "kubeconfig" and parallel["emulated"] is False
     assert "not a certification" in out_a and "not a certification" not in out_b
-    assert leftovers(standalone) == []
+    assert labelled_namespaces(standalone) == []
     assert (tmp_path / "serial" / "junit.xml").is_file()
     assert any((tmp_path / "serial" / "allure-results").glob("*-result.json"))
     assert "EMULATED" in (tmp_path / "serial" / "summary.md").read_text()
@@ -103,7 +94,7 @@ def test_ctrl_c_cleans_up_and_exits_130(standalone: Path, tmp_path: Path) -> Non
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == exitcodes.INTERRUPTED, out[-2000:] + err[-2000:]
         assert "Traceback" not in err
-        assert leftovers(standalone) == []
+        assert labelled_namespaces(standalone) == []
     finally:
         cluster.close()
         if proc.poll() is None:
