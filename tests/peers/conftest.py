@@ -5,7 +5,9 @@ When one of them breaks, the emulator is wrong until shown otherwise."""
 from __future__ import annotations
 
 import copy
+import json
 import uuid
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -17,21 +19,7 @@ from vmconform.timeouts import Timeouts
 # Bounds only (reached when something is broken): the timeout table, scaled for the fast emulator.
 TIMEOUTS = Timeouts(scale=0.1)
 
-TESTVM: dict[str, Any] = {
-    "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine", "metadata": {"name": "testvm"},
-    "spec": {"runStrategy": "Halted", "template": {
-        "metadata": {"labels": {"kubevirt.io/size": "small", "kubevirt.io/domain": "testvm"}},
-        "spec": {
-            "domain": {"devices": {"disks": [{"name": "containerdisk", "disk": {"bus": "virtio"}},
-                                             {"name": "cloudinitdisk", "disk": {"bus": "virtio"}}],
-                                   "interfaces": [{"name": "default", "masquerade": {}}]},
-                       "resources": {"requests": {"memory": "64M"}}},
-            "networks": [{"name": "default", "pod": {}}],
-            "volumes": [{"name": "containerdisk",
-                         "containerDisk": {"image": "quay.io/kubevirt/cirros-container-disk-demo"}},
-                        {"name": "cloudinitdisk", "cloudInitNoCloud": {"userDataBase64": "SGkuXG4="}}],
-        }}},
-}
+TESTVM: dict[str, Any] = json.loads((Path(__file__).parents[1] / "api" / "testvm.json").read_text())  # §8.1 testvm
 
 
 def vm_body(name: str) -> dict[str, Any]:
