@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """How soon the suite notices a VM state change, next to a 1 s polling loop on the same changes.
 
-    .venv/bin/python benchmarks/detection_latency.py [--per-kind 200] [--vms 10] [--json PATH]
+    .venv/bin/python benchmarks/detection_latency.py [--timing fast|realistic|adversarial] [--per-kind 200]
+                                                     [--vms 10] [--json PATH]
 
-Runs the emulated cluster in this process (``EmulatedCluster``, fast timing profile) so the
+Runs the emulated cluster in this process (``EmulatedCluster``, ``--timing`` profile) so the
 emulator and the waiters share one ``time.monotonic()`` clock.  ``--vms`` VMs are driven in
 parallel, each through ``start → pause → unpause → migrate → stop`` cycles with the suite's own
 verbs (``vmconform.ops.VirtualMachine``) until every kind of transition has been seen at least
@@ -24,7 +25,10 @@ The poller's first GET comes at a uniformly random moment within one interval af
 accepted (``--poll-phase random``), then every interval.  On a real cluster transitions take seconds
 with jitter, so a poller started with the verb meets the change at a random phase; the fast
 profile's ~0.1 s transitions would otherwise always be caught by the second GET, ≈ 0.9 s later
-(``--poll-phase aligned`` measures exactly that).  Target: suite p99 < 50 ms; the 1 s poller
+(``--poll-phase aligned`` measures exactly that).  On the realistic and adversarial profiles the
+transitions take seconds and pass through KubeVirt's in-between states (§10 of kubevirt-semantics.md:
+the VM is Stopped while its final VMI and Terminating pod linger; Paused is written before Ready
+turns False), so the waits see every state change a real cluster's would.  Target: suite p99 < 20 ms; the 1 s poller
 should average ≈ 500 ms.  Prints a table, writes JSON (default reports/benchmarks/detection_latency.json).
 """
 
@@ -55,9 +59,9 @@ from vmconform.ops import VirtualMachine, printable_status
 from vmconform.status import MIG_SUCCEEDED, PAUSED, RUNNING, STOPPED
 
 KINDS = ("start", "pause", "unpause", "migration", "stop")
-TARGET_P99_MS = 50.0
+TARGET_P99_MS = 20.0
 NS = "bench-detect"
-WAIT_TIMEOUT = 60.0
+WAIT_TIMEOUT = 120.0
 SLOW_S = 0.010  # a detection slower than this is looked at more closely
 STALL_S = 0.005  # an emulator-loop stall at least this long counts as the likely cause
 DEFAULT_JSON = Path("reports/benchmarks/detection_latency.json")
@@ -253,7 +257,7 @@ def _phase(o: Obj | None) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     cycles = math.ceil(args.per_kind / args.vms)
     with tempfile.TemporaryDirectory(prefix="vmconform-detect-") as tmp:
-        options = Options(nodes=args.nodes, timing="fast", seed=args.seed)
+        options = Options(nodes=args.nodes, timing=args.timing, seed=args.seed)
         cluster = EmulatedCluster(options, kubeconfig_path=Path(tmp) / "kubeconfig").start()
         try:
             assert cluster.kubeconfig_path is not None
@@ -297,7 +301,7 @@ def report(args: argparse.Namespace, samples: list[Sample], elapsed: float, lag:
     stalled = [s for s in slow if lag.worst_between(s.committed, s.suite) >= STALL_S]
     return {
         "benchmark": "detection_latency",
-        "config": {"per_kind": args.per_kind, "vms": args.vms, "nodes": args.nodes, "timing": "fast",
+        "config": {"per_kind": args.per_kind, "vms": args.vms, "nodes": args.nodes, "timing": args.timing,
                    "poll_interval_s": args.interval, "poll_phase": args.poll_phase, "seed": args.seed},
         "moment_of_change": "Store listener: VM status.printableStatus became Running/Paused/Stopped; "
                             "VMIM status.phase became Succeeded (migration)",
@@ -317,7 +321,7 @@ def report(args: argparse.Namespace, samples: list[Sample], elapsed: float, lag:
 def print_report(rep: dict[str, Any]) -> None:
     cfg = rep["config"]
     print(f"detection latency: {rep['transitions']} transitions on {cfg['vms']} VMs in parallel, "
-          f"{rep['elapsed_s']} s (in-process emulator, {cfg['nodes']} nodes, fast timing); "
+          f"{rep['elapsed_s']} s (in-process emulator, {cfg['nodes']} nodes, {cfg['timing']} timing); "
           f"latency = waiter returned − emulator committed the state")
     rows = []
     for kind, r in rep["by_kind"].items():
@@ -343,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="detection_latency.py", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n\n".join(__doc__.split("\n\n")[2:]))
+    parser.add_argument("--timing", choices=("fast", "realistic", "adversarial"), default="fast",
+                        help="emulator timing profile (default fast; realistic: transitions of seconds)")
     parser.add_argument("--per-kind", type=int, default=200, help="transitions of each kind, at least (default 200)")
     parser.add_argument("--vms", type=int, default=10, help="VMs driven in parallel (default 10)")
     parser.add_argument("--nodes", type=int, default=4, help="emulated worker nodes (default 4)")
