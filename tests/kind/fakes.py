@@ -246,7 +246,8 @@ class FakeWorkloads:
             pvc = self.store.peek(PVCS, key[0], claim)
             bound = pvc is not None and (pvc.get("status") or {}).get("phase") == "Bound"
             nfs = pvc is not None and pvc["spec"].get("storageClassName") == NFS_PROVISIONER_CLASS
-            runs = runs and bound and (not nfs or self.serving())
+            reachable = pod["spec"]["nodeName"] not in read_host(self.host_file)["nfs_unreachable_from"]
+            runs = runs and bound and (not nfs or (self.serving() and reachable))
         name = pod["spec"]["containers"][0]["name"]
         if runs:
             status = {"phase": "Succeeded", "containerStatuses": [

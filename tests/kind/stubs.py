@@ -30,6 +30,7 @@ HOST: dict[str, Any] = {
     "devices": ["kvm", "vhost-net"],
     "nfsd_module": True,  # nfsd in /proc/filesystems
     "nfsd_serving": True,  # the kernel NFS server in the nfs-server pod really started
+    "nfs_unreachable_from": [],  # nodes whose kubelet cannot mount the NFS share (e.g. a firewall)
     "inotify": {"max_user_watches": 524288, "max_user_instances": 512},
     "kind_delete_hangs": False,
     # not the host's but the cluster's (tests/kind/fakes.py): seconds virt-operator takes to deploy or update
