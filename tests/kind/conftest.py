@@ -91,6 +91,7 @@ def _suite(vmconform_session):
 @then("KubeVirt is Deployed with two schedulable workers and RWX storage")
 def _ready(suite):
     kv = suite.cluster.get(KUBEVIRT, "kubevirt", "kubevirt")
+    suite.create_namespace("kind smoke")  # a scenario namespace, as every real scenario has
     f = suite.facts
     Path("observed.json").write_text(json.dumps({
         "backend": suite.cluster.backend, "phase": kv["status"]["phase"], "timeout_scale": suite.timeouts.scale,
