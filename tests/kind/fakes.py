@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vmconform.emulator import errors
-from vmconform.emulator.resources import DAEMONSETS, DEPLOYMENTS, KUBEVIRTS, NODES, PODS, PVCS, PVS
+from vmconform.emulator.resources import DAEMONSETS, DEPLOYMENTS, EVENTS, KUBEVIRTS, NODES, PODS, PVCS, PVS
 
 Obj = dict[str, Any]
 NFS_PROVISIONER_CLASS = "nfs-rwx"
@@ -221,8 +221,18 @@ class FakeWorkloads:
 
     def _provision(self, key: tuple[str, str]) -> None:
         pvc = self.store.peek(PVCS, *key)
-        if pvc is None or pvc["spec"].get("storageClassName") != NFS_PROVISIONER_CLASS or not self.serving():
-            return  # the driver's mount of the share times out: the claim stays Pending
+        if pvc is None or pvc["spec"].get("storageClassName") != NFS_PROVISIONER_CLASS:
+            return
+        if not self.serving():  # the driver's mount of the share times out: the claim stays Pending
+            self.store.create(EVENTS, {
+                "metadata": {"generateName": f"{key[1]}.", "namespace": key[0]},
+                "involvedObject": {"kind": "PersistentVolumeClaim", "namespace": key[0], "name": key[1],
+                                   "uid": pvc["metadata"]["uid"]},
+                "type": "Warning", "reason": "ProvisioningFailed",
+                "message": f'failed to provision volume with StorageClass "{NFS_PROVISIONER_CLASS}": rpc error: '
+                           "code = Internal desc = failed to mount nfs server: mount.nfs: Connection timed out",
+                "source": {"component": "nfs.csi.k8s.io"}})
+            return
         pv_name = f"pvc-{pvc['metadata']['uid']}"
         self.store.create(PVS, {"metadata": {"name": pv_name}, "spec": {
             "capacity": pvc["spec"]["resources"]["requests"], "accessModes": pvc["spec"]["accessModes"],
