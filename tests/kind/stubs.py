@@ -157,7 +157,7 @@ import base64, os, re, ssl, time, urllib.error, urllib.parse, urllib.request
 
 import yaml
 
-entry = {"argv": args, "kubeconfig": os.environ.get("KUBECONFIG")}
+entry = {"argv": args, "kubeconfig": os.environ.get("KUBECONFIG"), "exe": Path(sys.argv[0]).name}
 SERVED = {  # (apiVersion, kind) -> collection path; {ns} for namespaced kinds
     ("v1", "Namespace"): "/api/v1/namespaces",
     ("v1", "Service"): "/api/v1/namespaces/{ns}/services",
