@@ -26,7 +26,7 @@ class Settings:
     context: str | None = None
     rwx_class: str | None = None
     rwo_class: str | None = None
-    image: str = "quay.io/kubevirt/alpine-container-disk-demo"
+    image: str = "quay.io/kubevirt/alpine-container-disk-demo:v1.9.0"  # pinned: the KubeVirt release's tag, not :latest (main)
     memory: str = "128Mi"
     timeout_scale: float = 1.0
     keep: str = "never"

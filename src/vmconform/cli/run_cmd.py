@@ -62,6 +62,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--guest-user", default=None)
     p.add_argument("--guest-password", default=None)
     p.add_argument("--kind-bin", default=None, help="kind executable (with --cluster kind)")
+    p.add_argument("--kind-kubectl-bin", default=None, help="kubectl executable (with --cluster kind)")
+    p.add_argument("--kind-image", default=None,
+                   help="kind node image (with --cluster kind; default pinned in clusters/kind/install.yaml)")
+    p.add_argument("--kind-cluster-name", default=None, help="kind cluster name (with --cluster kind; default vmconform)")
     p.add_argument("--kind-keep", action="store_true", help="keep (and reuse) the kind cluster")
     p.add_argument("--kubevirt-version", default=None,
                    help="KubeVirt release: installed on kind (default: pinned), emulated otherwise (default v1.9.0)")
@@ -130,6 +134,12 @@ def validate(args: argparse.Namespace) -> str | None:
             release(args.kubevirt_version)
         except UnknownRelease as exc:
             return str(exc)
+    kind_given = [flag for flag, value in (("--kind-bin", args.kind_bin), ("--kind-kubectl-bin", args.kind_kubectl_bin),
+                                           ("--kind-image", args.kind_image),
+                                           ("--kind-cluster-name", args.kind_cluster_name),
+                                           ("--kind-keep", args.kind_keep)) if value]
+    if kind_given and (args.cluster != "kind" or args.kubeconfig):
+        return f"{', '.join(kind_given)} only apply to --cluster kind (without --kubeconfig)"
     if args.cluster == "kind" and args.parallel and not args.kubeconfig:
         return "--parallel is not supported with --cluster kind (every worker would set up the cluster)"
     if args.emulator_fault:
@@ -225,7 +235,9 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
                         ("--rwx-storage-class", args.rwx_storage_class),
                         ("--rwo-storage-class", args.rwo_storage_class), ("--emulator-seed", args.emulator_seed),
                         ("--guest-user", args.guest_user), ("--guest-password", args.guest_password),
-                        ("--kind-bin", args.kind_bin), ("--kubevirt-version", args.kubevirt_version)):
+                        ("--kind-bin", args.kind_bin), ("--kind-kubectl-bin", args.kind_kubectl_bin),
+                        ("--kind-image", args.kind_image), ("--cluster-name", args.kind_cluster_name),
+                        ("--kubevirt-version", args.kubevirt_version)):
         if value is not None:
             argv.append(f"{flag}={value}")
     if args.features:
@@ -267,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.cluster == "kind":
         from ..kind.prereq import precheck
 
-        problem = precheck(args.kind_bin)
+        problem = precheck(args.kind_bin, args.kind_kubectl_bin, args.kind_cluster_name or "vmconform", args.kind_image)
         if problem:
             return _fail(problem, exitcodes.PREREQUISITE_MISSING)
     if args.emulator_timing == ADVERSARIAL and args.emulator_seed is None and not args.kubeconfig \

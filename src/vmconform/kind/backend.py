@@ -2,11 +2,13 @@
 
 The controller calls :func:`kind_kubeconfig` once per session and gets a kubeconfig path back. On the
 way it checks the prerequisites, creates (or reuses) the cluster through pytest-kind's ``KindCluster``
-with our multi-node config, installs KubeVirt and the storage with ``kubectl apply``, switches
-``useEmulation`` on when the host has no KVM, waits (watching, with timeouts) until KubeVirt is
-Deployed, the storage is up and the workers are schedulable, and prints progress as it goes.
-The cluster is deleted when pytest ends unless it is kept (``--kind-keep``) or this run did not
-create it.
+with our multi-node config, checks the docker host from inside the workers (nfsd, inotify, /dev/kvm
+and /dev/vhost-net, which decide ``useEmulation``), installs KubeVirt (its CR rendered with
+``useEmulation`` explicit, applied once) and the storage with ``kubectl apply``, waits (watching, with
+timeouts) until KubeVirt is ready for the requested release, the storage is up and the workers are
+schedulable, proves the RWX class binds and mounts on every worker, and prints progress as it goes.
+The cluster is deleted when pytest ends (the run's namespaces first, ``kind delete`` with a timeout)
+unless it is kept (``--kind-keep``) or this run did not create it.
 """
 
 from __future__ import annotations
@@ -21,14 +23,18 @@ from typing import Any, Callable, Iterator
 import pytest
 from pytest_kind import KindCluster
 
-from ..kube.client import ApiCallFailed, Cluster, ClusterUnreachable, Obj
-from ..kube.kinds import KUBEVIRT, NODE, STORAGECLASS
+from ..kube.client import ApiCallFailed, Cluster, ClusterUnreachable
+from ..kube.kinds import KUBEVIRT, NAMESPACE, NODE, STORAGECLASS
 from ..kube.waits import WaitFailed, wait_for
+from ..labels import MANAGED_BY, MANAGED_BY_VALUE
 from ..preflight import Uncheckable
 from ..session import Settings
+from .kubevirt_cr import describe_kubevirt, kubevirt_ready, render_cr, write_cr
+from .nodecheck import NodeCheckFailed, check_nodes
 from .options import KindOptions, kind_options
-from .plan import InstallPlan, PlanError, load_plan
-from .prereq import PrerequisiteMissing, Tools, check_prerequisites
+from .plan import InstallPlan, PlanError, Rollout, load_plan
+from .prereq import CACHE_ROOT, PrerequisiteMissing, Tools, check_prerequisites
+from .storagecheck import StorageNotReady, prove_rwx
 
 __all__ = ["KindSetupFailed", "PrerequisiteMissing", "kind_kubeconfig"]
 
@@ -37,14 +43,24 @@ INSTALL_TIMEOUTS: dict[str, float] = {
     "kind_command": 60.0,  # kind get clusters / export kubeconfig
     "kubectl_apply": 180.0,  # one manifest (URLs are fetched by kubectl)
     "crd_established": 120.0,  # kubevirts.kubevirt.io served after the operator manifest
-    "kubevirt_deployed": 1200.0,  # KubeVirt CR phase Deployed (pulls virt-* images on every node)
+    "operator_rollout": 600.0,  # virt-operator rolled out (it serves the CR's admission webhooks)
+    "kubevirt_deployed": 1200.0,  # KubeVirt ready for the release (pulls virt-* images on every node)
     "rollout": 600.0,  # NFS server and CSI driver rolled out
     "storage_class": 120.0,  # the RWO and RWX classes exist
     "node_schedulable": 600.0,  # virt-handler labelled each worker kubevirt.io/schedulable=true
+    "storage_bind": 180.0,  # the RWX test claim Bound
+    "storage_mount": 600.0,  # a pod on every worker mounted and wrote the RWX claim (may pull its image)
+    "storage_cleanup": 180.0,  # the RWX check's namespace deleted
+    "namespace_cleanup": 300.0,  # teardown: the runs' namespaces deleted before `kind delete`
+    "kind_delete": 300.0,  # teardown: `kind delete cluster`
 }
 EMULATION_TIMEOUT_FACTOR = 3.0  # QEMU without KVM: boots and migrations are several times slower
-USE_EMULATION_PATCH = {"spec": {"configuration": {"developerConfiguration": {"useEmulation": True}}}}
 SCHEDULABLE_LABEL = "kubevirt.io/schedulable"
+STEPS = 6
+ROLLOUT_HINTS = {  # what a rollout that never finishes usually means
+    ("nfs-server", "nfs-server"): "the NFS server never became ready (its readiness probe reads "
+                                  "/proc/fs/nfsd/threads): the kernel NFS server is not running on the docker host",
+}
 
 
 class KindSetupFailed(Uncheckable):
@@ -82,6 +98,7 @@ class VmconformKindCluster(KindCluster):
 
     def __init__(self, name: str, *, tools: Tools, image: str | None) -> None:
         super().__init__(name, None, image=image, kind_path=tools.kind, kubectl_path=tools.kubectl)
+        self.tools = tools
 
     def ensure_kind(self) -> None:
         if not Path(self.kind_path).exists():
@@ -104,6 +121,20 @@ class VmconformKindCluster(KindCluster):
 
     def exists(self) -> bool:
         return self.name in self._kind("get", "clusters").split()
+
+    def delete_within(self, timeout: float) -> None:
+        """``kind delete cluster`` that cannot hang: raises :class:`KindSetupFailed` after ``timeout`` s."""
+        argv = [str(self.kind_path), "delete", "cluster", f"--name={self.name}", f"--kubeconfig={self.kubeconfig_path}"]
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise KindSetupFailed(f"`kind delete cluster --name={self.name}` did not finish in {timeout:.0f} s") from None
+        except OSError as exc:
+            raise KindSetupFailed(f"`kind delete cluster --name={self.name}` could not be run: {exc}") from None
+        if done.returncode != 0:
+            raise KindSetupFailed(f"`kind delete cluster --name={self.name}` failed (exit {done.returncode}): "
+                                  f"{_last_line(done.stderr)}")
 
     def _kubeconfig_usable(self) -> bool:
         path = Path(self.kubeconfig_path)
@@ -141,24 +172,6 @@ def _last_line(text: str | bytes) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def _kubevirt_deployed(obj: Obj | None) -> bool:
-    if obj is None:
-        return False
-    status = obj.get("status") or {}
-    observed, generation = status.get("observedGeneration"), obj["metadata"].get("generation")
-    caught_up = observed is None or generation is None or int(observed) >= int(generation)
-    return status.get("phase") == "Deployed" and caught_up
-
-
-def _describe_kubevirt(obj: Obj | None) -> str:
-    if obj is None:
-        return "<absent>"
-    status = obj.get("status") or {}
-    avail = next((c for c in status.get("conditions") or [] if c.get("type") == "Available"), None)
-    text = status.get("phase") or "<no phase>"
-    return f"{text}, Available={avail.get('status')}" if avail else text
-
-
 class KindSetup:
     """One session's kind cluster: set up by :meth:`run`, removed by :meth:`teardown`."""
 
@@ -170,6 +183,7 @@ class KindSetup:
         self.created = False
         self.plan: InstallPlan | None = None
         self.emulation = False
+        self.kubeconfig: str | None = None
 
     def timeout(self, key: str) -> float:
         return INSTALL_TIMEOUTS[key] * self.settings.timeout_scale
@@ -182,80 +196,116 @@ class KindSetup:
         except PlanError as exc:
             raise KindSetupFailed(str(exc)) from None
         opts = self.options
-        tools = check_prerequisites(plan, kind_bin=opts.kind_bin, kubectl_bin=opts.kubectl_bin,
-                                    cluster_name=opts.name, progress=self.progress)
-        self.emulation = opts.use_emulation()
-        self.progress(f"using {tools.runtime}, kind {tools.kind}, kubectl {tools.kubectl}")
         image = opts.image or plan.node_image
+        tools = check_prerequisites(plan, kind_bin=opts.kind_bin, kubectl_bin=opts.kubectl_bin,
+                                    cluster_name=opts.name, image=image, progress=self.progress)
+        self.progress(f"using {tools.runtime}, kind {tools.kind}, kubectl {tools.kubectl}")
         cluster = VmconformKindCluster(opts.name, tools=tools, image=image)
         existed = cluster.exists()
         self.cluster = cluster  # from here on, teardown knows the cluster
         if existed:
-            self.progress(f"[1/5] reusing kind cluster {opts.name}"
+            self.progress(f"[1/{STEPS}] reusing kind cluster {opts.name}"
                           + ("" if opts.keep else " (this run did not create it: it stays afterwards)"))
         else:
-            self.progress(f"[1/5] creating kind cluster {opts.name}: 1 control-plane + {plan.workers} workers, "
+            self.progress(f"[1/{STEPS}] creating kind cluster {opts.name}: 1 control-plane + {plan.workers} workers, "
                           f"{image} (usually 1-3 minutes)")
             self.created = True
         cluster.create(config_file=plan.kind_config)
-        kubeconfig = str(Path(cluster.kubeconfig_path).resolve())
+        self._check_host(tools, plan)
+        kubeconfig = self.kubeconfig = str(Path(cluster.kubeconfig_path).resolve())
         client = Cluster.from_kubeconfig(kubeconfig, backend="kind")
         try:
-            self._install_kubevirt(cluster, client, plan)
+            self._install_kubevirt(cluster, plan)
             self._install_storage(cluster, plan)
             self._wait_ready(cluster, client, plan)
         except (WaitFailed, ClusterUnreachable, ApiCallFailed) as exc:
             raise KindSetupFailed(str(exc).splitlines()[0]) from None
+        except StorageNotReady as exc:
+            raise KindSetupFailed(str(exc)) from None
         finally:
             client.close()
         self._adjust_settings(plan)
         self.progress(f"kind cluster {opts.name} ready: KubeVirt {plan.kubevirt_version}"
                       f"{' (software emulation)' if self.emulation else ''}, storage classes "
-                      f"{plan.rwo_class} (RWO) and {plan.rwx_class} (RWX)")
+                      f"{plan.rwo_class} (RWO) and {plan.rwx_class} (RWX, bound and mounted on every worker)")
         return kubeconfig
+
+    def _check_host(self, tools: Tools, plan: InstallPlan) -> None:
+        """The docker host, seen from the workers: nfsd and inotify (exit 5 if missing), KVM for useEmulation."""
+        workers = plan.worker_names(self.options.name)
+        self.progress(f"[2/{STEPS}] checking the docker host from {', '.join(workers)}: nfsd, inotify limits, "
+                      "/dev/kvm, /dev/vhost-net")
+        try:
+            facts = check_nodes(tools.runtime, workers)
+        except NodeCheckFailed as exc:
+            raise KindSetupFailed(str(exc)) from None
+        if facts.problems:
+            raise PrerequisiteMissing(facts.problems)
+        setting = self.options.emulation
+        self.emulation = (not facts.hardware_virtualization) if setting == "auto" else setting == "on"
+        if setting == "auto" and self.emulation:
+            self.progress(f"      {facts.missing_text()}: KubeVirt's useEmulation on (QEMU software emulation)")
+        elif setting == "on":
+            self.progress("      KubeVirt's useEmulation on (--kubevirt-emulation on)")
+        elif setting == "off" and not facts.hardware_virtualization:
+            self.progress(f"      {facts.missing_text()}, but --kubevirt-emulation off: VMs will not start")
+        else:
+            self.progress("      /dev/kvm and /dev/vhost-net on every worker: KubeVirt's useEmulation off")
 
     def _apply(self, cluster: VmconformKindCluster, source: str) -> None:
         cluster.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=vmconform", "-f", source,
                         timeout=self.timeout("kubectl_apply"))
 
-    def _install_kubevirt(self, cluster: VmconformKindCluster, client: Cluster, plan: InstallPlan) -> None:
-        self.progress(f"[2/5] installing KubeVirt {plan.kubevirt_version}: {plan.kubevirt_operator}")
+    def _rollout(self, cluster: VmconformKindCluster, r: Rollout, key: str = "rollout") -> None:
+        t = self.timeout(key)
+        try:
+            cluster.kubectl("-n", r.namespace, "rollout", "status", r.ref, f"--timeout={t:.0f}s", timeout=t + 30)
+        except KindSetupFailed as exc:
+            hint = ROLLOUT_HINTS.get((r.namespace, r.name))
+            raise KindSetupFailed(f"{exc}; {hint}" if hint else str(exc)) from None
+
+    def _install_kubevirt(self, cluster: VmconformKindCluster, plan: InstallPlan) -> None:
+        self.progress(f"[3/{STEPS}] installing KubeVirt {plan.kubevirt_version}: {plan.kubevirt_operator}")
         self._apply(cluster, plan.kubevirt_operator)
         t = self.timeout("crd_established")
         cluster.kubectl("wait", "--for=condition=established", f"--timeout={t:.0f}s", "crd/kubevirts.kubevirt.io",
                         timeout=t + 30)
-        self._apply(cluster, plan.kubevirt_cr)
-        if self.emulation:
-            self.progress("      no /dev/kvm on this host: switching KubeVirt's useEmulation on (QEMU software emulation)"
-                          if self.options.emulation == "auto" else "      switching KubeVirt's useEmulation on (--kubevirt-emulation on)")
-            client.patch(KUBEVIRT, plan.kubevirt_namespace, plan.kubevirt_name, USE_EMULATION_PATCH)
+        self._rollout(cluster, plan.operator_rollout, "operator_rollout")  # its pods answer the CR's webhooks
+        cr = render_cr(Path(plan.kubevirt_cr), use_emulation=self.emulation)
+        path = write_cr(cr, CACHE_ROOT / self.options.name / "kubevirt-cr.yaml")
+        self.progress(f"      KubeVirt CR {plan.kubevirt_namespace}/{plan.kubevirt_name} with useEmulation "
+                      f"{str(self.emulation).lower()}")
+        self._apply(cluster, str(path))
 
     def _install_storage(self, cluster: VmconformKindCluster, plan: InstallPlan) -> None:
-        self.progress(f"[3/5] installing RWX storage: NFS server + NFS CSI driver, class {plan.rwx_class}")
+        self.progress(f"[4/{STEPS}] installing RWX storage: NFS server + NFS CSI driver, class {plan.rwx_class}")
         for source in plan.storage_manifests:
             self._apply(cluster, source)
 
     def _wait_ready(self, cluster: VmconformKindCluster, client: Cluster, plan: InstallPlan) -> None:
-        self.progress(f"[4/5] waiting for KubeVirt to be Deployed (pulls images; up to "
-                      f"{self.timeout('kubevirt_deployed') / 60:.0f} min)")
-        obj, tl = wait_for(client, KUBEVIRT, plan.kubevirt_namespace, plan.kubevirt_name, until=_kubevirt_deployed,
-                           describe=_describe_kubevirt, timeout=self.timeout("kubevirt_deployed"),
-                           what=f"KubeVirt {plan.kubevirt_version} Deployed")
-        self.progress(f"      KubeVirt Deployed after {tl.elapsed:.0f} s ({tl.render()})")
-        self.progress("[5/5] waiting for the storage and the workers")
+        version = plan.kubevirt_version
+        self.progress(f"[5/{STEPS}] waiting for KubeVirt {version}: observedKubeVirtVersion {version}, "
+                      f"Available, not Progressing (pulls images; up to {self.timeout('kubevirt_deployed') / 60:.0f} min)")
+        obj, tl = wait_for(client, KUBEVIRT, plan.kubevirt_namespace, plan.kubevirt_name, until=kubevirt_ready(version),
+                           describe=describe_kubevirt, timeout=self.timeout("kubevirt_deployed"),
+                           what=f"KubeVirt {version} ready")
+        self.progress(f"      KubeVirt {version} ready after {tl.elapsed:.0f} s ({tl.render()})")
+        self.progress(f"[6/{STEPS}] waiting for the storage and the workers; proving {plan.rwx_class} on every worker")
         for r in plan.rollouts:
-            t = self.timeout("rollout")
-            cluster.kubectl("-n", r.namespace, "rollout", "status", r.ref, f"--timeout={t:.0f}s", timeout=t + 30)
+            self._rollout(cluster, r)
         for name in (plan.rwo_class, plan.rwx_class):
             wait_for(client, STORAGECLASS, None, name, until=lambda o: o is not None,
                      describe=lambda o: "<absent>" if o is None else "present",
                      timeout=self.timeout("storage_class"), what=f"storage class {name} exists")
-        for node in plan.worker_names(self.options.name):
+        workers = plan.worker_names(self.options.name)
+        for node in workers:
             wait_for(client, NODE, None, node,
                      until=lambda o: ((o or {}).get("metadata", {}).get("labels") or {}).get(SCHEDULABLE_LABEL) == "true",
                      describe=lambda o: "<absent>" if o is None else
                      f"{SCHEDULABLE_LABEL}={(o['metadata'].get('labels') or {}).get(SCHEDULABLE_LABEL, '<unset>')}",
                      timeout=self.timeout("node_schedulable"), what=f"node {node} schedulable for VMs")
+        prove_rwx(client, rwx_class=plan.rwx_class, workers=workers, image=plan.check_image, timeouts=self.timeout,
+                  progress=self.progress)
 
     def _adjust_settings(self, plan: InstallPlan) -> None:
         s = self.settings
@@ -278,12 +328,43 @@ class KindSetup:
         elif not self.created:
             self.progress(f"kind cluster {name} left in place: this run did not create it")
         else:
-            self.progress(f"deleting kind cluster {name}")
+            self._remove_namespaces()
+            t = self.timeout("kind_delete")
+            self.progress(f"deleting kind cluster {name} (up to {t:.0f} s)")
             try:
-                cluster.delete()
-            except (subprocess.CalledProcessError, OSError) as exc:
-                self.progress(f"could not delete kind cluster {name}: {exc}; remove it with: "
-                              f"kind delete cluster --name {name}")
+                cluster.delete_within(t)
+            except KindSetupFailed as exc:
+                runtime = cluster.tools.runtime.name
+                self.progress(f"could not delete kind cluster {name}: {exc}. Its node containers may be stuck "
+                              f"(e.g. on an NFS mount): remove them with `{runtime} rm -f $({runtime} ps -aq --filter "
+                              f"label=io.x-k8s.kind.cluster={name})`, then run `kind delete cluster --name {name}`")
+
+    def _remove_namespaces(self) -> None:
+        """Before ``kind delete``: delete vmconform's namespaces (the runs' and the RWX check's), so no pod
+        holds an NFS mount while the NFS server's node goes away; bounded by ``namespace_cleanup``."""
+        if not self.kubeconfig:
+            return
+        deadline = time.monotonic() + self.timeout("namespace_cleanup")
+        try:
+            client = Cluster.from_kubeconfig(self.kubeconfig, backend="kind")
+        except Exception:  # noqa: BLE001 - no usable kubeconfig: nothing to clean before the delete
+            return
+        try:
+            items, _ = client.list(NAMESPACE, labels=f"{MANAGED_BY}={MANAGED_BY_VALUE}")
+            names = [i["metadata"]["name"] for i in items]
+            if not names:
+                return
+            self.progress(f"deleting {len(names)} vmconform namespace(s) before the cluster: {', '.join(names)}")
+            for ns in names:
+                client.delete(NAMESPACE, None, ns)
+            for ns in names:
+                wait_for(client, NAMESPACE, None, ns, until=lambda o: o is None,
+                         describe=lambda o: "<gone>" if o is None else str((o.get("status") or {}).get("phase")),
+                         timeout=max(0.0, deadline - time.monotonic()), what=f"namespace {ns} deleted")
+        except (WaitFailed, ClusterUnreachable, ApiCallFailed) as exc:
+            self.progress(f"namespaces not all removed before the delete ({str(exc).splitlines()[0]}); deleting anyway")
+        finally:
+            client.close()
 
 
 def kind_kubeconfig(config: pytest.Config, settings: Settings) -> str:

@@ -11,7 +11,6 @@ means "a real cluster" to vmconform, so the kind backend does not use it.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,6 @@ GROUP = "vmconform"
 EMULATION_CHOICES = ("auto", "on", "off")
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
 DEFAULT_CLUSTER_NAME = "vmconform"
-KVM_DEVICE = "/dev/kvm"
 
 
 def _kubevirt_version(text: str) -> str:
@@ -46,8 +44,8 @@ def add_kind_options(parser: pytest.Parser) -> None:
         help="KubeVirt release: with --cluster kind the one to install (default: pinned in "
              "clusters/kind/install.yaml); on the emulated cluster the release profile to emulate (default v1.9.0)")
     add("--kubevirt-emulation", default="auto", choices=EMULATION_CHOICES,
-        help="with --cluster kind: switch KubeVirt's useEmulation on (QEMU without KVM): "
-             "auto (default: when this host has no /dev/kvm), on or off")
+        help="with --cluster kind: KubeVirt's useEmulation (QEMU without KVM): auto (default: on unless "
+             "every worker node has /dev/kvm and /dev/vhost-net), on or off")
 
 
 pytest_addoption = add_kind_options
@@ -62,15 +60,6 @@ class KindOptions:
     image: str | None = None
     kubevirt_version: str | None = None
     emulation: str = "auto"
-
-    def use_emulation(self) -> bool:
-        if self.emulation == "auto":
-            return not host_has_kvm()
-        return self.emulation == "on"
-
-
-def host_has_kvm() -> bool:
-    return os.path.exists(KVM_DEVICE)
 
 
 def kind_options(config: pytest.Config) -> KindOptions:

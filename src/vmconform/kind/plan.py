@@ -44,6 +44,8 @@ class InstallPlan:
     storage_manifests: tuple[str, ...]
     rollouts: tuple[Rollout, ...]
     workers: int
+    operator_rollout: Rollout
+    check_image: str
 
     def worker_names(self, cluster_name: str) -> list[str]:
         """kind names nodes <cluster>-control-plane, <cluster>-worker, <cluster>-worker2, ..."""
@@ -74,6 +76,11 @@ def _source(directory: Path, entry: str) -> str:
     return str(path)
 
 
+def _rollout(entry: Any) -> Rollout:
+    ns, res_kind, name = str(entry).split("/")
+    return Rollout(ns, res_kind, name)
+
+
 def load_plan(kubevirt_version: str | None = None, directory: Path | None = None) -> InstallPlan:
     directory = directory or cluster_dir()
     try:
@@ -83,20 +90,18 @@ def load_plan(kubevirt_version: str | None = None, directory: Path | None = None
         kind_config = directory / kind["config"]
         config = yaml.safe_load(kind_config.read_text()) or {}
         workers = sum(1 for n in config.get("nodes") or [] if n.get("role") == "worker")
-        rollouts = []
-        for r in storage.get("rollouts") or []:
-            ns, res_kind, name = str(r).split("/")
-            rollouts.append(Rollout(ns, res_kind, name))
+        rollouts = [_rollout(r) for r in storage.get("rollouts") or []]
         return InstallPlan(
             directory=directory, kind_config=kind_config, node_image=str(kind["node_image"]),
             kind_version=str(kind["version"]), kubectl_version=str(kubectl["version"]),
             kubevirt_version=version,
             kubevirt_operator=str(kv["operator"]).format(version=version),
-            kubevirt_cr=str(kv["cr"]).format(version=version),
+            kubevirt_cr=_source(directory, str(kv["cr"]).format(version=version)),
             kubevirt_namespace=str(kv["namespace"]), kubevirt_name=str(kv["name"]),
             rwo_class=str(storage["rwo_class"]), rwx_class=str(storage["rwx_class"]),
             storage_manifests=tuple(_source(directory, str(m)) for m in storage.get("manifests") or []),
-            rollouts=tuple(rollouts), workers=workers,
+            rollouts=tuple(rollouts), workers=workers, operator_rollout=_rollout(kv["operator_rollout"]),
+            check_image=str(storage["check_image"]),
         )
     except PlanError:
         raise
