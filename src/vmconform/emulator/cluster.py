@@ -97,7 +97,7 @@ class Emulator:
 
 
 def default_controllers() -> list[Controller]:
-    from .disruption import DisruptionController
+    from .policy.disruption import DisruptionController
     from .faults import TransportFaults
 
     try:
