@@ -86,6 +86,12 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           (RWX,)),
     Fault("volume-mounted-everywhere", "a monolithic datastore: every Bound ReadWriteMany claim is also mounted by a "
           "Running helper pod on every worker node (owned by the claim, gone with it)", (OWN_VOLUME,)),
+    Fault("eviction-kills-vm", "evicting the launcher pod of a LiveMigrate VM is granted (201): the pod is "
+          "deleted and the VM restarted as a new VMI instead of live-migrated", ()),
+    Fault("evacuation-ignored", "evicting the launcher pod of a LiveMigrate VM is refused with 429 and the VMI "
+          "marked for evacuation, but no migration is ever created: the VM stays where it is", ()),
+    Fault("drain-ignores-limits", "evacuation migrations ignore parallelOutboundMigrationsPerNode and "
+          "parallelMigrationsPerCluster: every VM of a drained node migrates at once", ()),
     Fault("drop-watches", "every open watch connection is dropped every 2 s", (), transport=True),
     Fault("expire-watch-history", "watch history expires every second (resuming answers 410 Gone)", (),
           transport=True),
