@@ -27,7 +27,7 @@ Feature: Node maintenance
     And the VMI is the same instance, not restarted
 
   @step-2 @needs-rwo
-  Scenario: With LiveMigrateIfPossible a VM whose disks cannot move is evicted and started again
+  Scenario: With LiveMigrateIfPossible a VM whose disks cannot move is evicted and restarts
     Given a running VM with a ReadWriteOnce data volume and eviction strategy LiveMigrateIfPossible
     And I note the VM's VMI, node and launcher pod
     When I evict the VM's launcher pod
