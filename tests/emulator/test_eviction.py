@@ -11,10 +11,14 @@ import json
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 
 Obj = dict[str, Any]
 WEBHOOK = 'admission webhook "virt-launcher-eviction-interceptor.kubevirt.io" denied the request: '
+
+
+def cond(o: Obj | None, ctype: str) -> Obj | None:
+    return next((c for c in ((o or {}).get("status") or {}).get("conditions") or [] if c.get("type") == ctype), None)
 
 
 def launcher(kv: Any, ns: str, vmi: Obj) -> Obj:
@@ -73,9 +77,16 @@ def test_a_budget_refuses_with_429_and_its_message_then_an_allowing_budget_evict
                  lambda o: (o.get("status") or {}).get("disruptionsAllowed") == 1, ns)
     assert evict(kv, ns, pod, dry_run=True)[0] == 201
     assert not kv.core.read_namespaced_pod(pod, ns).metadata.deletion_timestamp  # dry run: nothing happened
+    rv = kv.core.list_namespaced_pod(ns).metadata.resource_version
     assert evict(kv, ns, pod)[0] == 201
-    evicted = kv.api.sanitize_for_serialization(kv.core.read_namespaced_pod(pod, ns))
-    assert evicted["metadata"].get("deletionTimestamp")
+    evicted = None
+    for ev in watch.Watch().stream(kv.core.list_namespaced_pod, ns, field_selector=f"metadata.name={pod}",
+                                   resource_version=rv, timeout_seconds=10):
+        obj = kv.api.sanitize_for_serialization(ev["object"])
+        if obj["metadata"].get("deletionTimestamp"):
+            evicted = obj
+            break
+    assert evicted is not None, "the evicted pod was never marked for deletion"
     cond = next(c for c in evicted["status"]["conditions"] if c["type"] == "DisruptionTarget")
     assert (cond["status"], cond["reason"], cond["message"]) == ("True", "EvictionByEvictionAPI",
                                                                  "Eviction API: evicting")
@@ -96,6 +107,9 @@ def test_live_migrate_eviction_is_refused_and_the_vmi_evacuated(kv: Any, ns: str
     assert body["message"] == WEBHOOK + f'Eviction triggered evacuation of VMI "{ns}/lm"'
     marked = kv.vmi(ns, "lm")
     assert marked is not None and marked["status"]["evacuationNodeName"] == source
+    # the VMI controller shows it: condition EvictionRequested, the source pod annotated (tests/migration/evacuation.go)
+    requested = kv.wait_vmi(ns, "lm", lambda o: (cond(o, "EvictionRequested") or {}).get("status") == "True")
+    assert (cond(requested, "EvictionRequested") or {}).get("message") == "VMI is marked for eviction"
     code, body = evict(kv, ns, pod)  # again, as kubectl drain retries
     assert code == 429 and body["message"] == WEBHOOK + f'Evacuation in progress: Eviction triggered evacuation ' \
                                                         f'of VMI "{ns}/lm"'
@@ -106,7 +120,16 @@ def test_live_migrate_eviction_is_refused_and_the_vmi_evacuated(kv: Any, ns: str
     after = kv.vmi(ns, "lm")
     assert after is not None and after["metadata"]["uid"] == vmi["metadata"]["uid"]
     assert after["status"]["nodeName"] != source and not after["status"].get("evacuationNodeName")
-    assert kv.wait_event(ns, "SuccessfulCreate", "lm")["message"] == f"Created Migration {migs[0]['metadata']['name']}"
+    assert kv.wait_vmi(ns, "lm", lambda o: cond(o, "EvictionRequested") is None) is not None
+    source_pod = kv.api.sanitize_for_serialization(kv.core.read_namespaced_pod(pod, ns))
+    assert source_pod["metadata"]["annotations"].get("descheduler.alpha.kubernetes.io/eviction-in-progress") == "true"
+    target = [p for p in kv.pods(ns, f"kubevirt.io/created-by={vmi['metadata']['uid']}")
+              if p["spec"].get("nodeName") == after["status"]["nodeName"]]
+    assert len(target) == 1 and "descheduler.alpha.kubernetes.io/eviction-in-progress" not in \
+        (target[0]["metadata"].get("annotations") or {})
+    created = [e["message"] for e in kv.events(ns, "lm") if e["reason"] == "SuccessfulCreate"
+               and e["source"]["component"] == "evacuation-controller"]
+    assert created == [f"Created Migration {migs[0]['metadata']['name']}"]
 
 
 def test_not_migratable_vmis_by_strategy(kv: Any, ns: str) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from ..resources import NODES, VMIMS, VMIS, dig
+from ..resources import NODES, PODS, VMIMS, VMIS, dig
 from ..store import Event
 from ..timeutil import parse_rfc3339
 from . import constants as C
@@ -28,6 +28,7 @@ from .context import KubeVirtContext, context_of
 from .eviction_webhook import PodEvictionWebhook, is_migratable, migrates_on_eviction
 from .pods import pods_of
 from .launcher import pod_final
+from .util import get_condition, remove_condition, set_condition
 
 if TYPE_CHECKING:
     from ..cluster import Emulator
@@ -38,6 +39,10 @@ ANNO_EVACUATION = "kubevirt.io/evacuationMigration"
 GENERATE_NAME = "kubevirt-evacuation-"
 COMPONENT = "evacuation-controller"
 DEFAULT_TAINT_KEY = "kubevirt.io/drain"
+STATUS_QUEUE = "evacuation-status"
+COND_EVICTION_REQUESTED = "EvictionRequested"  # type and reason
+MSG_EVICTION_REQUESTED = "VMI is marked for eviction"
+ANNO_EVICTION_IN_PROGRESS = "descheduler.alpha.kubernetes.io/eviction-in-progress"
 
 
 def is_migrating(vmi: Obj) -> bool:
@@ -57,6 +62,14 @@ def marked(vmi: Obj) -> bool:
     return bool(node) and dig(vmi, "status", "nodeName") == node and not is_migrating(vmi)
 
 
+def _annotate(pod: Obj, in_progress: bool) -> None:
+    annotations = pod["metadata"].setdefault("annotations", {})
+    if in_progress:
+        annotations[ANNO_EVICTION_IN_PROGRESS] = "true"
+    else:
+        annotations.pop(ANNO_EVICTION_IN_PROGRESS, None)
+
+
 class EvacuationController:
     def __init__(self) -> None:
         self.ctx: KubeVirtContext | None = None
@@ -67,6 +80,7 @@ class EvacuationController:
         ctx = self.ctx = context_of(emulator)
         register_webhook(emulator, PodEvictionWebhook(ctx))
         ctx.queue.register(QUEUE, self.reconcile)
+        ctx.queue.register(STATUS_QUEUE, self.sync_marks)
         ctx.watch(NODES, lambda ev: self._enqueue(ev.obj["metadata"]["name"]))
         ctx.watch(VMIS, self._on_vmi)
         ctx.watch(VMIMS, self._on_vmim)
@@ -81,6 +95,8 @@ class EvacuationController:
 
     def _on_vmi(self, ev: Event) -> None:
         self._enqueue(dig(ev.obj, "status", "nodeName"))
+        if ev.type != "DELETED" and self.ctx is not None:
+            self.ctx.queue.add(STATUS_QUEUE, ev.obj["metadata"]["namespace"], ev.obj["metadata"]["name"])
 
     def _on_vmim(self, ev: Event) -> None:
         assert self.ctx is not None
@@ -89,6 +105,34 @@ class EvacuationController:
         self._enqueue(node)
         if vmi is not None:
             self._enqueue(dig(vmi, "status", "nodeName"))
+
+    # ------------------------------------------------------------ what the VMI controller shows of it
+
+    def sync_marks(self, ns: str, name: str) -> None:
+        """virt-controller's VMI controller (``vmi/lifecycle.go``: ``updateStatus``, ``sync``): while the VMI
+        is marked for eviction its condition ``EvictionRequested`` is True and its Ready launcher pod carries
+        ``descheduler.alpha.kubernetes.io/eviction-in-progress: "true"``; both go when the mark goes."""
+        ctx = self.ctx
+        assert ctx is not None
+        vmi = ctx.store.peek(VMIS, ns, name)
+        if vmi is None or vmi["metadata"].get("deletionTimestamp") or dig(vmi, "status", "phase") in C.FINAL_PHASES:
+            return
+        wanted = bool(dig(vmi, "status", "evacuationNodeName"))
+        has = (get_condition(vmi, COND_EVICTION_REQUESTED) or {}).get("status") == "True"
+        if wanted and not has:
+            ctx.store.mutate(VMIS, ns, name, lambda o: set_condition(
+                o.setdefault("status", {}), COND_EVICTION_REQUESTED, "True", COND_EVICTION_REQUESTED,
+                MSG_EVICTION_REQUESTED, probe=True), status=True)
+        elif not wanted and get_condition(vmi, COND_EVICTION_REQUESTED) is not None:
+            ctx.store.mutate(VMIS, ns, name, lambda o: remove_condition(o.setdefault("status", {}),
+                                                                        COND_EVICTION_REQUESTED), status=True)
+        node = dig(vmi, "status", "nodeName")
+        for pod in pods_of(ctx, vmi):
+            if pod_final(pod) or dig(pod, "spec", "nodeName") != node or pod["metadata"].get("deletionTimestamp"):
+                continue
+            marked_pod = ANNO_EVICTION_IN_PROGRESS in (pod["metadata"].get("annotations") or {})
+            if wanted != marked_pod:
+                ctx.store.mutate(PODS, ns, pod["metadata"]["name"], lambda o: _annotate(o, wanted))
 
     # ------------------------------------------------------------ reconcile
 
