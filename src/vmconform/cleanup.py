@@ -31,6 +31,26 @@ def leftovers_by_run(cluster: Cluster, run_id: str | None = None) -> dict[str, s
     return out
 
 
+def restore_leftover_nodes(cluster: Cluster, run_id: str | None, live: dict[str, object]) -> list[str]:
+    """Uncordon the nodes earlier runs cordoned (maintenance.py marks them with their run); a live run's
+    nodes are left alone (reported with its namespaces). Returns the nodes uncordoned."""
+    from .maintenance import marked_nodes, restore_node, run_of
+
+    done = []
+    for node in marked_nodes(cluster, run_id):
+        run = run_of(node)
+        name = node["metadata"]["name"]
+        if run in live:
+            print(f"vmconform: node {name} is held by run {run}, which is still running")
+            continue
+        if restore_node(cluster, node):
+            done.append(name)
+            print(f"vmconform: uncordoned node {name} (cordoned by run {run})")
+        else:
+            print(f"vmconform: removed the marks of run {run} from node {name}")
+    return done
+
+
 def remove_leftovers(kubeconfig: str, context: str | None, run_id: str | None, *, force: bool = False) -> int:
     try:
         cluster = Cluster.from_kubeconfig(kubeconfig, context)
@@ -48,6 +68,7 @@ def remove_leftovers(kubeconfig: str, context: str | None, run_id: str | None, *
             cluster.delete(NAMESPACE, None, name)
             print(f"vmconform: deleting namespace {name}")
         print(f"vmconform: {len(names)} namespace(s) of earlier runs deleted")
+        restore_leftover_nodes(cluster, run_id, live)
         return 0
     except (ClusterUnreachable, ApiCallFailed) as exc:
         print(f"vmconform: cluster could not be checked: {exc}", file=sys.stderr)

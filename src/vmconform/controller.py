@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from . import __version__, allure_env, signals, verdict
+from . import __version__, allure_env, exclusive, signals, verdict
 from .backends import EmulatorSettings, RunningEmulator
 from .kube.client import ApiCallFailed, Cluster, ClusterUnreachable
 from .lease import RunLease
 from .labels import new_run_id, run_labels, text_id
 from .preflight import Uncheckable, check, probe_rwx
+from .preflight_maintenance import disruptive_capability
 from .session import Settings, SuiteSession, started_at
 from .stepcheck import check_scenario
 from .timeouts import CLUSTER_LOST_MIN_SECONDS, Timeouts
@@ -28,7 +29,9 @@ PROP_CLUSTER = "vmconform.cluster"
 PROP_SELECTED = "vmconform.selected"  # a worker's selection, sent to the xdist controller with its first report
 
 # tag → capability the scenario needs
-NEEDS = {"needs-migration": "migration", "needs-rwx": "rwx", "needs-rwo": "rwo", "guest": "guest"}
+NEEDS = {"needs-migration": "migration", "needs-rwx": "rwx", "needs-rwo": "rwo", "guest": "guest",
+         "needs-eviction": "eviction", "needs-disruptive": "disruptive"}
+DISRUPTIVE = "needs-disruptive"  # runs alone (exclusive.py) and may cordon a node (maintenance.py)
 
 
 def scenario_of(item: pytest.Item) -> Any:
@@ -82,6 +85,7 @@ class SuiteController:
         self._collect_errors = False
         self._lost: str | None = None
         self._lease: RunLease | None = None
+        self._held: exclusive.Held | None = None
 
     # ------------------------------------------------------------ cluster
 
@@ -139,6 +143,7 @@ class SuiteController:
         if s.rwx_class is None:  # the default class was taken: ask it for an RWX claim once
             probe_rwx(cluster, facts, run_labels(self.run_id), Timeouts(s.timeout_scale)["rwx_probe"])
         facts.capabilities["guest"] = guest_capability(s)
+        facts.capabilities["disruptive"] = disruptive_capability(backend, s.allow_disruptive, facts)
         session = SuiteSession(cluster=cluster, facts=facts, settings=s, run_id=self.run_id,
                                timeouts=Timeouts(s.timeout_scale))
         self.cluster_facts = facts.as_dict()
@@ -265,6 +270,17 @@ class SuiteController:
             c = session.facts.capabilities.get(cap)
             if c is not None and not c.ok:
                 pytest.skip(c.reason)
+        # a disruptive scenario (it cordons a node) runs alone; the others share the cluster
+        self._held = exclusive.acquire(self.run_id, exclusive=DISRUPTIVE in meta["tags"])
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        try:
+            return (yield)
+        finally:
+            held, self._held = self._held, None
+            if held is not None:
+                held.release()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
@@ -370,6 +386,7 @@ class SuiteController:
                 print("vmconform: the cluster stopped answering: nothing can be cleaned up now; "
                       f"later: vmconform cleanup --kubeconfig PATH --run-id {self.run_id}", file=sys.stderr, flush=True)
             elif self._session is not None:
+                restore_own_nodes(self._session.cluster, self.run_id)
                 if self.settings.keep != "always":
                     left = self._session.sweep(only_own=self.worker)
                     if ended["how"] == verdict.INTERRUPTED and not left:
@@ -441,6 +458,18 @@ class SuiteController:
         for line in verdict.terminal_table(summary):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"reports: {Path(self.settings.report_dir) / 'summary.md'}")
+
+
+def restore_own_nodes(cluster: Cluster, run_id: str) -> None:
+    """Uncordon the nodes this process cordoned (a drain cut short by a failure or a signal)."""
+    from .maintenance import holder, restore_nodes
+
+    try:
+        restore_nodes(cluster, run_id, only_holder=holder(),
+                      report=lambda line: print(line, file=sys.stderr, flush=True))
+    except (ApiCallFailed, ClusterUnreachable) as exc:
+        print(f"vmconform: could not uncordon the nodes of this run ({exc}); later: vmconform cleanup "
+              f"--kubeconfig PATH --run-id {run_id}", file=sys.stderr, flush=True)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -49,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="run these feature files (a file or a folder) with the suite's steps instead of the lab's")
     g.addoption("--guest-user", default=None, help="serial-console user (default: the demo image's)")
     g.addoption("--guest-password", default=None, help="serial-console password (default: the demo image's)")
+    g.addoption("--allow-disruptive", action="store_true", default=False,
+                help="let the maintenance scenarios cordon and drain a node of a real cluster "
+                     "(always allowed on the emulated cluster)")
     g.addoption("--kind-keep", action="store_true", default=False,
                 help="with --cluster kind: keep the kind cluster afterwards (and reuse it next time)")
     g.addoption("--vmconform-run-id", default=None, help=argparse_suppress())
@@ -117,6 +120,7 @@ def settings_from(config: pytest.Config) -> Settings:
         image=config.getoption("vm_image"), memory=config.getoption("vm_memory"), timeout_scale=scale,
         keep=keep, report_dir=config.getoption("report_dir"),
         guest_user=config.getoption("guest_user"), guest_password=config.getoption("guest_password"),
+        allow_disruptive=bool(config.getoption("allow_disruptive")),
     )
 
 

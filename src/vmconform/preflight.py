@@ -90,9 +90,16 @@ def check(cluster: Cluster, *, rwx_class: str | None = None, rwo_class: str | No
         _check_nodes(cluster, facts)
         _check_storage(cluster, facts, rwx_class, rwo_class)
         _check_permissions(cluster, facts)
+        check_maintenance_permissions(cluster, facts)  # pods/eviction, nodes (preflight_maintenance.py)
     except ClusterUnreachable as exc:
         raise Uncheckable(f"cannot reach the cluster at {exc}") from None
     return facts
+
+
+def check_maintenance_permissions(cluster: Cluster, facts: ClusterFacts) -> None:
+    from .preflight_maintenance import check_permissions
+
+    check_permissions(cluster, facts)
 
 
 def _check_kubevirt(cluster: Cluster, facts: ClusterFacts) -> None:

@@ -33,6 +33,7 @@ class Settings:
     report_dir: str = "reports"
     guest_user: str | None = None
     guest_password: str | None = None
+    allow_disruptive: bool = False  # --allow-disruptive: scenarios may cordon and drain a node
 
 
 @dataclass

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, float] = {
     "console_command": 60.0,
     "unchanged": 2.0,  # how long a rejected operation must be seen to leave the VM unchanged
     "cluster_lost": 10.0,  # a cluster that has not answered for this long is lost: the run stops
+    "drain": 600.0,  # a node's scenario pods all evicted (kubectl drain has no default; KubeVirt's tests wait minutes)
 }
 
 # Entries that bound what a healthy cluster may take (a tolerance), not how long the suite waits: a scale
@@ -39,6 +40,8 @@ LEASE_RENEW_SECONDS = 5.0
 CLUSTER_LOST_MIN_SECONDS = 5.0
 # a quiet wait (cleanup) says what it waits for this often
 PROGRESS_SECONDS = 5.0
+# a drain evicts a refused pod again after this long at most (kubectl drain retries every 5 s)
+DRAIN_RETRY_SECONDS = 5.0
 # --timeout-scale bounds: below, no real cluster answers in time; above, a stuck wait never ends
 SCALE_MIN, SCALE_MAX = 0.01, 100.0
 

@@ -39,9 +39,11 @@ SCHEMA = "vmconform.summary/v1"
 EMULATED_NOTICE = ("This run used the embedded EMULATED cluster: it checks the suite and the lab's "
                    "instructions, it is not a certification of any real cluster.")
 
-SECTION_TITLES = {"2.1": "2.1 VM control", "2.2": "2.2 Live migration"}
+SECTION_TITLES = {"2.1": "2.1 VM control", "2.2": "2.2 Live migration",
+                  "2.2-maintenance": "2.2 Live migration: node maintenance"}
 # the lab's own headings (vm_management.ko.md)
-SECTION_TITLES_KO = {"2.1": "2.1 가상머신 제어", "2.2": "2.2 가상머신 라이브 마이그레이션"}
+SECTION_TITLES_KO = {"2.1": "2.1 가상머신 제어", "2.2": "2.2 가상머신 라이브 마이그레이션",
+                     "2.2-maintenance": "2.2 가상머신 라이브 마이그레이션: 노드 유지보수"}
 
 
 def section_title(section: str, language: str = "en") -> str:

@@ -42,6 +42,10 @@ class Case:
 
 
 MEMORY_GONE = re.escape("the marker written into the guest's memory is gone")
+STILL_ON_NODE = r"the (migration succeeded but the )?VMI is still on (node )?\S+$"
+REPLACED = r"the VMI was replaced during migration \(UID \S+ → \S+\): the VM was restarted, not live-migrated"
+EVACUATION_RAN_OUT = rf"VM \S+ is live-migrated away from \S+: {WAIT_RAN_OUT}"
+DRAIN_RAN_OUT = r"drain of node \S+: pods still there after \d+ s"
 
 # fault → how its failures must read (the scenarios are FAULTS[fault].caught_by)
 CASES: dict[str, Case] = {
@@ -58,17 +62,32 @@ CASES: dict[str, Case] = {
     "guest-clock-runs-while-paused": Case(re.escape("the guest's clock kept running while paused")),
     "restart-keeps-vmi": Case(rf"VM \S+ restarts into a new VMI: {WAIT_RAN_OUT}same VMI Running {T}$", 0.05),
     "restart-keeps-guest-memory": Case(r"the guest did not reboot: boot_id is still \S+$"),
-    "migration-same-node": Case(r"the (migration succeeded but the )?VMI is still on (node )?\S+$"),
-    "migration-restarts-vm": Case({F.MIGRATE: r"the VMI was replaced during migration \(UID \S+ → \S+\): "
-                                              r"the VM was restarted, not live-migrated",
-                                   F.GUEST_MIGRATE: MEMORY_GONE}),
-    "migration-stuck": Case(rf"migration \S+ of VM \S+ succeeds: {WAIT_RAN_OUT}.*→ Running {T}$", 0.05),
+    # the drain's target pods must land on the cordoned source node: the drain never ends (scaled wait)
+    "migration-same-node": Case({**dict.fromkeys((F.MIGRATE, F.GUEST_MIGRATE, F.RWX, F.EVICT_LM), STILL_ON_NODE),
+                                 F.DRAIN: DRAIN_RAN_OUT}, 0.05),
+    "migration-restarts-vm": Case({F.MIGRATE: REPLACED, F.EVICT_LM: REPLACED, F.GUEST_MIGRATE: MEMORY_GONE,
+                                   F.DRAIN: r"the VMI of \S+ was replaced during the drain \(UID \S+ → \S+\): "
+                                            r"the VM was restarted, not live-migrated"}),
+    "migration-stuck": Case({**dict.fromkeys((F.MIGRATE, F.GUEST_MIGRATE, F.RWX, F.OWN_VOLUME),
+                                             rf"migration \S+ of VM \S+ succeeds: {WAIT_RAN_OUT}.*→ Running {T}$"),
+                             F.EVICT_LM: EVACUATION_RAN_OUT, F.DRAIN: DRAIN_RAN_OUT}, 0.05),
     # a 6 s transfer, longer than status_lag (5 s, a tolerance: never narrowed by the scale)
     "migration-never-shown-migrating": Case(r"the VM never showed Migrating although its VMI was migrating "
                                             r"\(startTimestamp set, no endTimestamp\) for [\d.]+ s"),
-    "rwo-migratable": Case(re.escape("a VMI with a ReadWriteOnce volume is reported LiveMigratable=True")),
+    "rwo-migratable": Case({F.RWX: re.escape("a VMI with a ReadWriteOnce volume is reported LiveMigratable=True"),
+                            F.EVICT_RWO_LM: re.escape("the eviction was refused, but not because the VM cannot be "
+                                                      "live-migrated: HTTP 429") + r".*Eviction triggered evacuation",
+                            F.EVICT_RWO_IFP: re.escape("the eviction of a VM that cannot be live-migrated, with "
+                                                       "LiveMigrateIfPossible, was refused: HTTP 429")}),
     "volume-mounted-everywhere": Case(r"the stopped VM's volume \S+ is still mounted by: "
                                       r"datastore-mount-\S+"),
+    "eviction-kills-vm": Case({F.EVICT_LM: re.escape("the eviction of a LiveMigrate VM's launcher pod was granted "
+                                                     "(HTTP 201)"),
+                               F.DRAIN: r"the VMI of \S+ was replaced during the drain \(UID \S+ → \S+\): "
+                                        r"the VM was restarted, not live-migrated"}),
+    "evacuation-ignored": Case({F.EVICT_LM: EVACUATION_RAN_OUT, F.DRAIN: DRAIN_RAN_OUT}, 0.05),
+    "drain-ignores-limits": Case(r"[3-9] migrations left node \S+ at once; the per-node outbound limit "
+                                 r"\(parallelOutboundMigrationsPerNode\) is 2$"),
 }
 
 # Suite gaps reported to the lead (a transport fault the suite should ride out, but does not yet):

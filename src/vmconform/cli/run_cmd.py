@@ -67,6 +67,8 @@ def add_parsers(sub: Any) -> None:
                    help="kind node image (with --cluster kind; default pinned in clusters/kind/install.yaml)")
     p.add_argument("--kind-cluster-name", default=None, help="kind cluster name (with --cluster kind; default vmconform)")
     p.add_argument("--kind-keep", action="store_true", help="keep (and reuse) the kind cluster")
+    p.add_argument("--allow-disruptive", action="store_true",
+                   help="let the maintenance scenarios cordon and drain a node (a real cluster needs this)")
     p.add_argument("--kubevirt-version", default=None,
                    help="KubeVirt release: installed on kind (default: pinned), emulated otherwise (default v1.9.0)")
     p.add_argument("--kubevirt-emulation", default="auto", choices=("auto", "on", "off"),
@@ -246,6 +248,8 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
         argv.append(f"--lang={args.lang}")
     if args.kind_keep:
         argv.append("--kind-keep")
+    if args.allow_disruptive:
+        argv.append("--allow-disruptive")
     if args.cluster == "kind":
         argv.append(f"--kubevirt-emulation={args.kubevirt_emulation}")
     for fault in args.emulator_fault:

@@ -17,6 +17,7 @@ GROUPS = {
     "steps.migration": "Live migration",
     "steps.storage": "Storage",
     "steps.guest": "Inside the guest (serial console)",
+    "steps.maintenance": "Node maintenance: eviction and drain",
 }
 
 

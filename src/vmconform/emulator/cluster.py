@@ -97,14 +97,15 @@ class Emulator:
 
 
 def default_controllers() -> list[Controller]:
-    from .disruption import DisruptionController
     from .faults import TransportFaults
+    from .policy.disruption import DisruptionController
+    from .policy.eviction import EvictionREST
 
     try:
         from .kubevirt import controllers  # the KubeVirt behaviour
     except ImportError:
-        return [DisruptionController(), TransportFaults()]
-    return [*controllers(), DisruptionController(), TransportFaults()]
+        return [DisruptionController(), EvictionREST(), TransportFaults()]
+    return [*controllers(), DisruptionController(), EvictionREST(), TransportFaults()]
 
 
 class EmulatedCluster:

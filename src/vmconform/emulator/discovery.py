@@ -24,6 +24,13 @@ def wants_aggregated(accept: str) -> bool:
     return "as=APIGroupDiscoveryList" in accept and "g=apidiscovery.k8s.io" in accept
 
 
+# Subresources served outside the store, as kube-apiserver advertises them: (group, plural) →
+# (subresource, its group, version, kind, verbs). ``kubectl drain`` evicts only when it finds pods/eviction.
+SERVED_SUBRESOURCES: dict[tuple[str, str], tuple[tuple[str, str, str, str, tuple[str, ...]], ...]] = {
+    ("", "pods"): (("eviction", "policy", "v1", "Eviction", ("create",)),),
+}
+
+
 def _aggregated_resource(res: ResourceType) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "resource": res.plural,
@@ -42,6 +49,10 @@ def _aggregated_resource(res: ResourceType) -> dict[str, Any]:
             "responseKind": {"group": res.group, "version": res.version, "kind": res.kind},
             "verbs": ["get", "patch", "update"],
         }]
+    for sub, group, version, kind, verbs in SERVED_SUBRESOURCES.get(res.key, ()):
+        entry.setdefault("subresources", []).append({
+            "subresource": sub, "responseKind": {"group": group, "version": version, "kind": kind},
+            "verbs": list(verbs)})
     return entry
 
 
@@ -131,6 +142,9 @@ def resource_list(registry: Registry, group: str, version: str,
         if r.has_status:
             resources.append({"name": f"{r.plural}/status", "singularName": "", "namespaced": r.namespaced,
                               "kind": r.kind, "verbs": ["get", "patch", "update"]})
+        for sub, sgroup, sversion, kind, verbs in SERVED_SUBRESOURCES.get(r.key, ()):
+            resources.append({"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
+                              "group": sgroup, "version": sversion, "kind": kind, "verbs": list(verbs)})
     for extra in extras:
         if extra.group == group and version in extra.versions:
             for name, (kind, verbs, namespaced) in extra.resources.items():

@@ -19,6 +19,7 @@ class ApiError(Exception):
         name: str = "",
         causes: list[dict[str, Any]] | None = None,
         plain: bool = False,
+        retry_after: int = 0,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -29,6 +30,7 @@ class ApiError(Exception):
         self.name = name
         self.causes = causes
         self.plain = plain
+        self.retry_after = retry_after  # details.retryAfterSeconds (e.g. an eviction's 429)
 
     def status(self) -> dict[str, Any]:
         details: dict[str, Any] = {}
@@ -40,6 +42,8 @@ class ApiError(Exception):
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = self.causes
+        if self.retry_after:
+            details["retryAfterSeconds"] = self.retry_after
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -49,6 +53,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # omitempty: an admission webhook's denial may carry none
+            del body["reason"]
         if details:
             body["details"] = details
         return body

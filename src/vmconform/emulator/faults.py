@@ -50,6 +50,10 @@ OWN_VOLUME = "each-vm-disk-is-its-own-volume-mounted-only-when-needed"
 GUEST_PAUSE = "guest-pause-keeps-memory"
 GUEST_MIGRATE = "guest-live-migration-keeps-the-guest-running"
 GUEST_RESTART = "guest-restart-reboots-the-guest"
+EVICT_LM = "evicting-the-launcher-pod-of-a-livemigrate-vm-live-migrates-the-vm-instead"
+EVICT_RWO_LM = "a-livemigrate-vm-whose-disks-cannot-move-is-never-evicted"
+EVICT_RWO_IFP = "with-livemigrateifpossible-a-vm-whose-disks-cannot-move-is-evicted-and-restarts"
+DRAIN = "draining-a-node-moves-its-vms-away-within-the-migration-limits"
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("stop-keeps-running", "stop is accepted (202) and the VM set to Halted, but its VMI keeps running",
@@ -75,17 +79,24 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("restart-keeps-guest-memory", "restart gives a new VMI and launcher pod as usual, but the guest carries "
           "over: same boot_id, RAM files kept, still logged in", (GUEST_RESTART,)),
     Fault("migration-same-node", "migration succeeds (target pod, migrationState, Migrating → Running) but the "
-          "target is the source node", (MIGRATE, GUEST_MIGRATE, RWX)),
+          "target is the source node", (MIGRATE, GUEST_MIGRATE, RWX, EVICT_LM, DRAIN)),
     Fault("migration-restarts-vm", "migration is done as stop and start: the VMI on the target node is a new "
-          "object (new UID) with a freshly booted guest; everything else looks migrated", (MIGRATE, GUEST_MIGRATE)),
+          "object (new UID) with a freshly booted guest; everything else looks migrated",
+          (MIGRATE, GUEST_MIGRATE, EVICT_LM, DRAIN)),
     Fault("migration-stuck", "migration stays Running forever (the VM stays Migrating)",
-          (MIGRATE, GUEST_MIGRATE, RWX, OWN_VOLUME)),
+          (MIGRATE, GUEST_MIGRATE, RWX, OWN_VOLUME, EVICT_LM, DRAIN)),
     Fault("migration-never-shown-migrating", "the VM never shows Migrating although the memory transfer lasts "
           "seconds (the VMI's migrationState has a startTimestamp and no endTimestamp for 6 s)", (MIGRATE,)),
     Fault("rwo-migratable", "a VMI with a ReadWriteOnce volume is reported LiveMigratable=True and is migrated",
-          (RWX,)),
+          (RWX, EVICT_RWO_LM, EVICT_RWO_IFP)),
     Fault("volume-mounted-everywhere", "a monolithic datastore: every Bound ReadWriteMany claim is also mounted by a "
           "Running helper pod on every worker node (owned by the claim, gone with it)", (OWN_VOLUME,)),
+    Fault("eviction-kills-vm", "evicting the launcher pod of a LiveMigrate VM is granted (201): the pod is "
+          "deleted and the VM restarted as a new VMI instead of live-migrated", (EVICT_LM, DRAIN)),
+    Fault("evacuation-ignored", "evicting the launcher pod of a LiveMigrate VM is refused with 429 and the VMI "
+          "marked for evacuation, but no migration is ever created: the VM stays where it is", (EVICT_LM, DRAIN)),
+    Fault("drain-ignores-limits", "evacuation migrations ignore parallelOutboundMigrationsPerNode and "
+          "parallelMigrationsPerCluster: every VM of a drained node migrates at once", (DRAIN,)),
     Fault("drop-watches", "every open watch connection is dropped every 2 s", (), transport=True),
     Fault("expire-watch-history", "watch history expires every second (resuming answers 410 Gone)", (),
           transport=True),

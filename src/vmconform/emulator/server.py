@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # An extension claims requests by path prefix (e.g. /apis/subresources.kubevirt.io/).
 Extension = tuple[str, Handler]
+# A subresource served outside the store (e.g. pods/eviction): (request, target) → response.
+SubresourceHandler = Callable[[web.Request, "Target"], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class ApiServer:
         self.version = version
         self.openapi = OpenAPI(registry)
         self.extensions: list[Extension] = []
+        self.subresource_handlers: dict[tuple[tuple[str, str], str], SubresourceHandler] = {}
         self.extra_groups: list[discovery.ExtraGroup] = []
         self.requests: deque[RequestRecord] = deque(maxlen=5000)
         self.bookmark_seconds = watch_bookmark_seconds
@@ -227,6 +230,9 @@ class ApiServer:
               if request.method in ("POST", "PUT", "PATCH") else "")
         query.resource_version(q)  # a malformed resourceVersion is a 400 on every verb
         method = request.method
+        special = self.subresource_handlers.get((t.res.key, t.subresource or "")) if t.name else None
+        if special is not None:
+            return await special(request, t)
         if t.subresource not in (None, "status"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if t.subresource == "status" and not t.res.has_status:

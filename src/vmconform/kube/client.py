@@ -6,7 +6,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import urllib3
 from kubernetes import client as k8s
@@ -93,8 +93,12 @@ class Cluster:
     # ------------------------------------------------------------ raw calls
 
     def call(self, method: str, path: str, body: Any = None, *, query: list[tuple[str, Any]] | None = None,
-             content_type: str = "application/json", timeout: float = 30.0) -> Answer:
-        """One request; retries what is safe to retry; never raises ApiException."""
+             content_type: str = "application/json", timeout: float = 30.0,
+             retry_if: Callable[[Answer], bool] | None = None) -> Answer:
+        """One request; retries what is safe to retry; never raises ApiException.
+
+        ``retry_if``: which answers of the retryable codes are retried (e.g. an eviction's 429 is an
+        answer, not throttling); default all."""
         safe = method in ("GET", "HEAD")
         retry_on = RETRYABLE_READ if safe else RETRYABLE_WRITE
         delay = 0.05
@@ -107,7 +111,7 @@ class Cluster:
                     raise ClusterUnreachable(f"{self.host}: {_short(exc)}") from None
                 last = None
             else:
-                if last.code not in retry_on:
+                if last.code not in retry_on or retry_if is not None and not retry_if(last):
                     return last
             self._backoff.wait(delay)  # retry backoff, not a wait for a state
             delay = min(delay * 2, 2.0)

@@ -39,6 +39,8 @@ class _AdmissionInstaller:
 
 def controllers() -> list[Any]:
     from .bootstrap import ClusterBootstrap
+    from .disruption_budget import DisruptionBudgetController
+    from .evacuation import EvacuationController
     from .migration_controller import MigrationController
     from .storage import StorageController
     from .subresource_api import SubresourceAPI
@@ -53,4 +55,6 @@ def controllers() -> list[Any]:
         VMController(),
         MigrationController(),
         SubresourceAPI(),
+        EvacuationController(),  # also installs the pod-eviction webhook
+        DisruptionBudgetController(),
     ]

@@ -24,6 +24,9 @@ migration-stuck                     :meth:`migration_completes`
 migration-never-shown-migrating     :meth:`shown_status`, :meth:`transfer_step` (a long transfer, no Migrating)
 rwo-migratable                      :meth:`pvc_is_shared`
 volume-mounted-everywhere           :meth:`datastore_mounts` (helper pods mount every Bound RWX claim)
+eviction-kills-vm                   :meth:`eviction_triggers_evacuation` (the webhook lets the eviction through)
+evacuation-ignored                  :meth:`evacuation_migrates` (marked VMIs get no migration)
+drain-ignores-limits                :meth:`evacuation_respects_limits` (evacuations skip the migration limits)
 ==================================  ==============================================================
 """
 
@@ -176,6 +179,26 @@ class Behaviour:
     def shutdown_phase(self, vmi: Obj, grace_expired: bool) -> str:
         """The final phase of a VMI whose guest was asked to shut down (ACPI)."""
         return C.FAILED if grace_expired else C.SUCCEEDED
+
+    # ------------------------------------------------------------ eviction and evacuation
+
+    def eviction_triggers_evacuation(self, vmi: Obj, strategy: str) -> bool:
+        """Whether the pod-eviction webhook marks a VMI it should evacuate and refuses the eviction.
+
+        eviction-kills-vm: never for LiveMigrate — the eviction is granted, the launcher pod deleted and
+        the VM (runStrategy Always) restarted as a new VMI instead of being migrated."""
+        return not (self.active("eviction-kills-vm") and strategy == "LiveMigrate")
+
+    def evacuation_migrates(self, vmi: Obj) -> bool:
+        """Whether the evacuation controller creates the migration of a VMI it should evacuate
+        (evacuation-ignored: never — the eviction is refused with 429 but nothing moves)."""
+        return not self.active("evacuation-ignored")
+
+    def evacuation_respects_limits(self, mig: Obj) -> bool:
+        """Whether a pending migration waits for the per-cluster and per-node limits
+        (drain-ignores-limits: evacuation migrations never wait)."""
+        annotations = mig["metadata"].get("annotations") or {}
+        return not (self.active("drain-ignores-limits") and "kubevirt.io/evacuationMigration" in annotations)
 
     # ------------------------------------------------------------ storage
 

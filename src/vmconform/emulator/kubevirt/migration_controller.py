@@ -223,10 +223,11 @@ class MigrationController:
             if other_vmi is not None and source in (dig(other_vmi, "status", "nodeName"),
                                                     dig(other_vmi, "status", "migrationState", "sourceNode")):
                 outbound += 1
-        if len(running) >= int(cfg["parallelMigrationsPerCluster"]):
+        limited = ctx.behaviour.evacuation_respects_limits(mig)
+        if limited and len(running) >= int(cfg["parallelMigrationsPerCluster"]):
             self._wait_for_slot(key)
             return
-        if (outbound >= int(cfg["parallelOutboundMigrationsPerNode"])
+        if (limited and outbound >= int(cfg["parallelOutboundMigrationsPerNode"])
                 or sum(1 for p in pods_of(ctx, vmi) if not pod_final(p)) > 1):
             ctx.queue.add_after(ctx.timing.duration("migration.requeue"), *key)
             return
@@ -421,6 +422,8 @@ class MigrationController:
             ms.update({"endTimestamp": now, "targetNodeDomainDetected": True, "targetNodeDomainReadyTimestamp": now})
             ms.pop("failed", None)
             st["nodeName"] = target_node
+            st.pop("evacuationNodeName", None)  # migrated away: the evacuation is over
+            (o["metadata"].get("annotations") or {}).pop("kubevirt.io/eviction-source", None)
             st.pop("launcherContainerImageVersion", None)  # virt-controller fills it in again from the target pod
             st["migrationTransport"] = "Unix"
             labels = o["metadata"].setdefault("labels", {})

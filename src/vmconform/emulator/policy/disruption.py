@@ -19,12 +19,12 @@ import asyncio
 import math
 from typing import TYPE_CHECKING, Any
 
-from .resources import PDBS, PODS, dig
-from .store import Event
-from .timeutil import now_rfc3339
+from ..resources import PDBS, PODS, dig
+from ..store import Event
+from ..timeutil import now_rfc3339
 
 if TYPE_CHECKING:
-    from .cluster import Emulator
+    from ..cluster import Emulator
 
 Obj = dict[str, Any]
 
