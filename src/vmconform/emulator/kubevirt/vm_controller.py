@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any
 from .. import errors
 from ..resources import PVCS, VMIS, VMS, dig
 from ..store import Event
+from ..cdi.kinds import DATAVOLUMES
 from . import constants as C
 from .context import KubeVirtContext, context_of
+from .datavolumes import DataVolumeError, handle_data_volumes
 from .util import add_finalizer, is_owned_by, remove_condition, remove_finalizers, set_condition
 from .vm_status import (
     has_start_request, has_stop_request_for, printable_status, start_request_paused, sync_conditions,
@@ -33,6 +35,7 @@ class VMController:
         ctx.watch(VMS, self._on_vm)
         ctx.watch(VMIS, self._on_vmi)
         ctx.watch(PVCS, self._on_pvc)
+        ctx.watch(DATAVOLUMES, self._on_pvc)  # a DataVolume's phase moves the VM's status and start
 
     async def stop(self) -> None:
         if self.ctx is not None:
@@ -99,6 +102,15 @@ class VMController:
             strategy = run_strategy(vm)
         except RunStrategyError as exc:
             self._update_status(vm, vmi, failure=str(exc))
+            return
+        # DataVolumes from dataVolumeTemplates first; a VM (not Halted) starts only once they are populated.
+        try:
+            volumes_ready = handle_data_volumes(ctx, vm)
+        except DataVolumeError as exc:
+            self._update_status(vm, vmi, failure=f"Error encountered while creating DataVolumes: {exc}")
+            return
+        if not volumes_ready and strategy != C.HALTED:
+            self._update_status(ctx.store.peek(VMS, ns, name) or vm, vmi)
             return
         # Requests already satisfied are dropped first, so a restart goes Stopping → Starting directly.
         self._trim_requests(vm, vmi)
