@@ -31,6 +31,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--rwo-storage-class", default=None, help="storage class for ReadWriteOnce volumes (default: the cluster's default class)")
     g.addoption("--vm-image", default=Settings.image, help="containerDisk image of the scenarios' VMs")
     g.addoption("--vm-memory", default=Settings.memory, help="memory request of the scenarios' VMs")
+    g.addoption("--vm-source", default=Settings.vm_source,
+                help="root disk of the scenarios' VMs: containerdisk (default), datasource:NS/NAME or pvc:NS/NAME")
     g.addoption("--timeout-scale", default="1", help="multiply every timeout of the table by this factor")
     g.addoption("--keep", default="never", help="keep scenario namespaces: never (default), on-failure, always")
     g.addoption("--report-dir", default="reports", help="where summary.json, summary.md and evidence/ go")
@@ -117,6 +119,7 @@ def settings_from(config: pytest.Config) -> Settings:
         image=config.getoption("vm_image"), memory=config.getoption("vm_memory"), timeout_scale=scale,
         keep=keep, report_dir=config.getoption("report_dir"),
         guest_user=config.getoption("guest_user"), guest_password=config.getoption("guest_password"),
+        vm_source=config.getoption("vm_source"),
     )
 
 

@@ -33,6 +33,7 @@ class Settings:
     report_dir: str = "reports"
     guest_user: str | None = None
     guest_password: str | None = None
+    vm_source: str = "containerdisk"  # --vm-source (src/vmconform/sources.py)
 
 
 @dataclass

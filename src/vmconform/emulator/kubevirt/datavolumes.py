@@ -134,3 +134,19 @@ def data_volume_error(store: Store, vm: Obj) -> str | None:
         if running.get("status") == "False" and running.get("reason") in ("Error", "ImagePullFailed"):
             return f"DataVolume {name} importer has stopped running due to an error: {running.get('message', '')}"
     return None
+
+
+def booted_image(store: Store, ns: str, spec: Obj) -> str:
+    """What the guest boots: the containerDisk image, else the image CDI put on the root claim (its
+    import endpoint, carried over by a clone), else the claim's name."""
+    from ..cdi.constants import ANNO_IMPORT_ENDPOINT
+    from .vmi_spec import guest_image, pvc_volumes
+
+    image = guest_image(spec)
+    claims = [claim for _vol, claim in pvc_volumes(spec)]
+    if claims and image == claims[0]:
+        pvc = store.peek(PVCS, ns, image)
+        endpoint = ((pvc or {}).get("metadata", {}).get("annotations") or {}).get(ANNO_IMPORT_ENDPOINT)
+        if endpoint:
+            return str(endpoint)
+    return image
