@@ -30,10 +30,13 @@ def vm_spec(ctx: ScenarioContext, *extra: specs.Option, root_storage: specs.Spec
     s = ctx.session.settings
     source = sources.parse(s.vm_source)
     storage = root_storage if root_storage is not None else sources.storage_request(s.rwx_class)
+    sizing = [specs.with_memory(s.memory)] if not s.instancetype else [sources.with_instancetype(s.instancetype)]
+    if s.preference:
+        sizing.append(sources.with_preference(s.preference))
     return specs.new_vm(
         "vm", sources.with_root_disk(source, "vm", s.image, storage, ctx.labels()),
         specs.with_cloud_init(sources.cloud_init_user_data(s)), specs.with_masquerade_network(),
-        specs.with_memory(s.memory), *extra,
+        *sizing, *extra,
     )
 
 

@@ -11,6 +11,7 @@ import re
 from typing import Callable
 
 from .sources import check as vm_source_check
+from .sources import name_check
 
 Check = Callable[[str], "str | None"]
 
@@ -59,6 +60,8 @@ CHECKS: dict[str, Check] = {
     "emulator_nodes": integer("--emulator-nodes"),
     "emulator_seed": integer("--emulator-seed"),
     "vm_source": vm_source_check,
+    "instancetype": name_check("--instancetype", "an instance type"),
+    "preference": name_check("--preference", "a preference"),
 }
 
 # option dest → its default; given together with --kubeconfig, these are refused

@@ -34,6 +34,8 @@ class Settings:
     guest_user: str | None = None
     guest_password: str | None = None
     vm_source: str = "containerdisk"  # --vm-source (src/vmconform/sources.py)
+    instancetype: str | None = None  # --instancetype (a cluster instance type instead of --vm-memory)
+    preference: str | None = None  # --preference (a cluster preference)
 
 
 @dataclass

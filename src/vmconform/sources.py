@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from .specs import Option, Spec, with_container_disk
 
@@ -143,3 +144,27 @@ def cloud_init_user_data(settings: object) -> str:
         return "#cloud-config\n"
     return (f"#cloud-config\nuser: {login.user}\npassword: {login.password}\n"
             f"chpasswd: {{ expire: False }}\n")
+
+
+def name_check(flag: str, what: str) -> Callable[[str], str | None]:
+    """The option table's check of an object name (``--instancetype``, ``--preference``)."""
+    def check_name(text: str) -> str | None:
+        if not _DNS_SUBDOMAIN.match(text):
+            return f"{flag} must be the name of {what} such as u1.small or fedora, not {text!r}"
+        return None
+    return check_name
+
+
+def with_instancetype(name: str) -> Option:
+    """A cluster instance type instead of the template's memory (KubeVirt refuses both at once)."""
+    def apply(vm: Spec) -> None:
+        vm["spec"]["instancetype"] = {"kind": "VirtualMachineClusterInstancetype", "name": name}
+        resources = vm["spec"]["template"]["spec"]["domain"].get("resources") or {}
+        (resources.get("requests") or {}).pop("memory", None)
+    return apply
+
+
+def with_preference(name: str) -> Option:
+    def apply(vm: Spec) -> None:
+        vm["spec"]["preference"] = {"kind": "VirtualMachineClusterPreference", "name": name}
+    return apply

@@ -44,6 +44,25 @@ def test_bad_vm_source_is_one_line_exit_4(value: str, text: str, tmp_path: Path)
     assert not (tmp_path / "summary.json").exists()
 
 
+@pytest.mark.parametrize("args, text", [
+    (["--instancetype", "U1 Small"], "--instancetype must be the name of an instance type such as u1.small"),
+    (["--preference", "Fedora_9"], "--preference must be the name of a preference"),
+])
+def test_bad_instancetype_or_preference(args: list[str], text: str, tmp_path: Path) -> None:
+    proc = vmconform("run", "--no-html", "--report-dir", str(tmp_path), *args)
+    assert proc.returncode == exitcodes.USAGE and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert text in proc.stderr
+
+
+def test_instancetype_replaces_the_memory() -> None:
+    vm = specs.new_vm("vm", specs.with_memory("1Gi"), sources.with_instancetype("u1.small"),
+                      sources.with_preference("fedora"))
+    assert vm["spec"]["instancetype"] == {"kind": "VirtualMachineClusterInstancetype", "name": "u1.small"}
+    assert vm["spec"]["preference"] == {"kind": "VirtualMachineClusterPreference", "name": "fedora"}
+    assert "memory" not in vm["spec"]["template"]["spec"]["domain"]["resources"]["requests"]
+
+
 def test_parse_sources() -> None:
     assert sources.parse("containerdisk") == sources.VmSource()
     assert sources.parse("datasource:os-images/fedora") == sources.VmSource("datasource", "os-images", "fedora")

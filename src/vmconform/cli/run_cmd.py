@@ -50,6 +50,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--vm-image", default=Settings.image)
     p.add_argument("--vm-memory", default=Settings.memory)
     p.add_argument("--vm-source", default=Settings.vm_source, help="containerdisk, datasource:NS/NAME or pvc:NS/NAME")
+    p.add_argument("--instancetype", default=None, help="cluster instance type of the VMs (e.g. u1.small)")
+    p.add_argument("--preference", default=None, help="cluster preference of the VMs (e.g. fedora)")
     p.add_argument("--timeout-scale", default="1")
     p.add_argument("--keep", default="never", help="never, on-failure or always")
     p.add_argument("--report-dir", default="reports")
@@ -226,7 +228,8 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
                         ("--rwx-storage-class", args.rwx_storage_class),
                         ("--rwo-storage-class", args.rwo_storage_class), ("--emulator-seed", args.emulator_seed),
                         ("--guest-user", args.guest_user), ("--guest-password", args.guest_password),
-                        ("--kind-bin", args.kind_bin), ("--kubevirt-version", args.kubevirt_version)):
+                        ("--kind-bin", args.kind_bin), ("--kubevirt-version", args.kubevirt_version),
+                        ("--instancetype", args.instancetype), ("--preference", args.preference)):
         if value is not None:
             argv.append(f"{flag}={value}")
     if args.features:

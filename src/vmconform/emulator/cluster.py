@@ -15,6 +15,7 @@ from aiohttp import web
 from . import kubeconfig
 from . import metrics as metrics_mod
 from .cdi.kinds import CDI_KINDS
+from .kubevirt.instancetypes import KINDS as INSTANCETYPE_KINDS
 from .resources import ALL, KUBEVIRT_GROUP, NAMESPACES, Registry
 from .server import ApiServer
 from .store import Store
@@ -53,7 +54,7 @@ class Emulator:
     def __init__(self, options: Options | None = None,
                  controllers: list[Controller] | None = None) -> None:
         self.options = options or Options()
-        kinds = ALL + CDI_KINDS if self.options.extra.get("kubevirt_api", True) else tuple(
+        kinds = ALL + CDI_KINDS + INSTANCETYPE_KINDS if self.options.extra.get("kubevirt_api", True) else tuple(
             k for k in ALL if k.group != KUBEVIRT_GROUP)
         self.registry = Registry(kinds)
         self.store = Store(self.registry, history=self.options.history)

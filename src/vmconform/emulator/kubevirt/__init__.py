@@ -39,6 +39,7 @@ class _AdmissionInstaller:
 
 def controllers() -> list[Any]:
     from .bootstrap import ClusterBootstrap
+    from .instancetypes import InstancetypeBootstrap
     from .migration_controller import MigrationController
     from .storage import StorageController
     from .subresource_api import SubresourceAPI
@@ -47,6 +48,7 @@ def controllers() -> list[Any]:
 
     return [
         ClusterBootstrap(),
+        InstancetypeBootstrap(),
         StorageController(),
         _AdmissionInstaller(),
         VMIController(),

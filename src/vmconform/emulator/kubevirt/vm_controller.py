@@ -11,6 +11,7 @@ from ..cdi.kinds import DATAVOLUMES
 from . import constants as C
 from .context import KubeVirtContext, context_of
 from .datavolumes import DataVolumeError, handle_data_volumes
+from .instancetypes import InstancetypeError, expand_into_vmi, store_revisions
 from .util import add_finalizer, is_owned_by, remove_condition, remove_finalizers, set_condition
 from .vm_status import (
     has_start_request, has_stop_request_for, printable_status, start_request_paused, sync_conditions,
@@ -112,6 +113,12 @@ class VMController:
         if not volumes_ready and strategy != C.HALTED:
             self._update_status(ctx.store.peek(VMS, ns, name) or vm, vmi)
             return
+        try:  # the instance type and preference, kept as ControllerRevisions before anything starts
+            store_revisions(ctx, vm)
+        except InstancetypeError as exc:
+            self._update_status(vm, vmi, failure=f"Error encountered while storing Instancetype ControllerRevisions: {exc}")
+            return
+        vm = ctx.store.peek(VMS, ns, name) or vm
         # Requests already satisfied are dropped first, so a restart goes Stopping → Starting directly.
         self._trim_requests(vm, vmi)
         vm = ctx.store.peek(VMS, ns, name) or vm
@@ -187,6 +194,11 @@ class VMController:
         if dig(vm, "spec", "template") is None:
             return
         obj = vmi_from_vm(vm, start_paused=start_request_paused(vm))
+        try:
+            expand_into_vmi(ctx, vm, obj)
+        except InstancetypeError as exc:  # the next reconcile's store_revisions reports it as Failure
+            ctx.events.record(vm, C.EV_WARNING, "FailedCreate", str(exc), C.COMPONENT_VM)
+            return
         obj["status"] = {"virtualMachineRevisionName":
                          f"revision-start-vm-{meta['uid']}-{meta.get('generation', 1)}"}
         try:
