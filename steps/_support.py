@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from vmconform import specs
+from vmconform import provisioning, sources, specs
 from vmconform.kube.kinds import VM
 from vmconform.kube.waits import wait_for
 from vmconform.ops import VirtualMachine, pod_live, printable_status
@@ -24,11 +24,19 @@ def after_verb_timeout(ctx: ScenarioContext, default: str) -> float:
     return ctx.timeouts[VERB_TIMEOUTS.get(ctx.values.get(LAST_VERB, ""), default)]
 
 
-def vm_spec(ctx: ScenarioContext, *extra: specs.Option) -> specs.Spec:
+def vm_spec(ctx: ScenarioContext, *extra: specs.Option, root_storage: specs.Spec | None = None) -> specs.Spec:
+    """The scenarios' VM: its root disk from ``--vm-source`` (a DataVolume asks ``root_storage``, else only
+    the ``--rwx-storage-class`` if given: the StorageProfile picks the rest)."""
     s = ctx.session.settings
+    source = sources.parse(s.vm_source)
+    storage = root_storage if root_storage is not None else sources.storage_request(s.rwx_class)
+    sizing = [specs.with_memory(s.memory)] if not s.instancetype else [sources.with_instancetype(s.instancetype)]
+    if s.preference:
+        sizing.append(sources.with_preference(s.preference))
     return specs.new_vm(
-        "vm", specs.with_container_disk(s.image), specs.with_cloud_init(), specs.with_masquerade_network(),
-        specs.with_memory(s.memory), *extra,
+        "vm", sources.with_root_disk(source, "vm", s.image, storage, ctx.labels()),
+        specs.with_cloud_init(sources.cloud_init_user_data(s)), specs.with_masquerade_network(),
+        *sizing, *extra,
     )
 
 
@@ -40,6 +48,8 @@ def wait_vm_status(ctx: ScenarioContext, status: str, timeout_key: str | None = 
     ``seconds`` when a step names its own bound (scaled like the table by ``--timeout-scale``).
     """
     vm = ctx.require_vm()
+    if sources.parse(ctx.session.settings.vm_source).uses_data_volume:
+        provisioning.wait_vm_data_volumes(ctx, vm.name)  # a VM is Provisioning until its DataVolumes are
     key = timeout_key or STATUS_TIMEOUTS.get(status, "vm_start")
     timeout = ctx.timeouts[key] if seconds is None else seconds * ctx.timeouts.scale
     started = time.monotonic()

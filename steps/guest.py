@@ -7,6 +7,7 @@ import time
 
 from vmconform import reporting
 from vmconform.console import ConsoleError, SerialConsole, login_for
+from vmconform.sources import login_hint
 from vmconform.kube.kinds import VM
 from vmconform.kube.waits import observe_unchanged
 from vmconform.ops import printable_status
@@ -25,7 +26,7 @@ def _console(ctx: ScenarioContext) -> SerialConsole:
     con: SerialConsole | None = ctx.values.get("console")
     vm = ctx.require_vm()
     s = ctx.session.settings
-    login = login_for(s.image, s.guest_user, s.guest_password)
+    login = login_for(login_hint(s.image, s.vm_source), s.guest_user, s.guest_password)
     assert login is not None, "no login is known for this image"
     if con is None or con.ws is None:
         if con is not None:

@@ -1,11 +1,15 @@
-"""Steps about the VM's data volume: ReadWriteOnce vs ReadWriteMany, and who mounts it."""
+"""Steps about the VM's data volume: ReadWriteOnce vs ReadWriteMany, and who mounts it.
+
+With a containerDisk VM (``--vm-source containerdisk``) the data volume is a claim of its own beside the
+root disk; with a DataVolume source it is the VM's root DataVolume, the disk the lab means.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from vmconform import specs
-from vmconform.kube.kinds import POD, PVC
+from vmconform import provisioning, sources, specs
+from vmconform.kube.kinds import POD, PVC, VM
 from vmconform.kube.waits import wait_for, wait_for_list
 from vmconform.ops import describe_pod, name_of, owned_by_vmi_named, pod_ended, uid
 from vmconform.scenario import ScenarioContext
@@ -15,6 +19,48 @@ from vmconform.vocabulary import given, then, when
 from ._support import vm_spec, wait_vm_status
 
 MODES = {"ReadWriteOnce": "rwo", "ReadWriteMany": "rwx"}
+VM_NAME = "vm"
+
+
+def _root_source(ctx: ScenarioContext) -> sources.VmSource | None:
+    """The VM source when the VM's root disk is a DataVolume (then that is the lab's data volume)."""
+    source = sources.parse(ctx.session.settings.vm_source)
+    return source if source.uses_data_volume else None
+
+
+def _root_storage(ctx: ScenarioContext, mode: str) -> specs.Spec:
+    """The root DataVolume's ``storage:``: the access mode the lab needs; the class only when given
+    (``--rwx/--rwo-storage-class``), else the cluster's (virt) default; the StorageProfile picks the rest."""
+    s = ctx.session.settings
+    return sources.storage_request(s.rwx_class if mode == "ReadWriteMany" else s.rwo_class, mode)
+
+
+def _check_root_claim(ctx: ScenarioContext, claim: str, mode: str) -> None:
+    """The provisioned root claim has the access mode its DataVolume asked for; else say why it matters."""
+    pvc = ctx.cluster.get(PVC, ctx.namespace, claim) or {}
+    spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
+    got = list(status.get("accessModes") or spec.get("accessModes") or [])
+    if mode in got:
+        return
+    cls = spec.get("storageClassName") or "(none)"
+    profile = ctx.cluster.get(provisioning.STORAGEPROFILE, None, cls) if cls != "(none)" else None
+    offers = ", ".join(f"{'/'.join(p.get('accessModes') or [])} {p.get('volumeMode', '')}".strip()
+                       for p in ((profile or {}).get("status") or {}).get("claimPropertySets") or []) or "nothing"
+    raise AssertionError(
+        f"the root DataVolume {claim} asked for {mode} on storage class {cls} (its StorageProfile offers "
+        f"{offers}) but its claim was provisioned {', '.join(got) or 'without access modes'}: "
+        + ("a disk that is not ReadWriteMany cannot be live-migrated" if mode == "ReadWriteMany"
+           else f"the lab needs a {mode} disk here"))
+
+
+def _root_vm(ctx: ScenarioContext, mode: str) -> str:
+    """Create the VM with its root DataVolume in ``mode``; wait until it is provisioned and Stopped."""
+    ctx.create_vm(vm_spec(ctx, root_storage=_root_storage(ctx, mode)))
+    wait_vm_status(ctx, STOPPED)
+    claim = sources.root_dv_name(VM_NAME)
+    _check_root_claim(ctx, claim, mode)
+    ctx.values["claim"] = claim
+    return claim
 
 
 def _new_claim(ctx: ScenarioContext, mode: str) -> str:
@@ -37,9 +83,13 @@ def _wait_bound(ctx: ScenarioContext, claim: str) -> None:
 @given("a running VM with a ReadWriteOnce data volume", ko="ReadWriteOnce 데이터 볼륨을 가진 실행 중인 가상머신이 있습니다")
 def running_vm_rwo(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
-    claim = _new_claim(ctx, "ReadWriteOnce")
-    vm = ctx.create_vm(vm_spec(ctx, specs.with_pvc_disk(claim)))
-    wait_vm_status(ctx, STOPPED)
+    if _root_source(ctx) is not None:
+        _root_vm(ctx, "ReadWriteOnce")
+        vm = ctx.require_vm()
+    else:
+        claim = _new_claim(ctx, "ReadWriteOnce")
+        vm = ctx.create_vm(vm_spec(ctx, specs.with_pvc_disk(claim)))
+        wait_vm_status(ctx, STOPPED)
     ans = vm.start()
     assert ans.ok, f"start refused: {ans.describe()}"
     wait_vm_status(ctx, RUNNING)
@@ -49,6 +99,9 @@ def running_vm_rwo(vmconform_scenario: ScenarioContext) -> None:
 @given("a stopped VM with a ReadWriteMany data volume", ko="ReadWriteMany 데이터 볼륨을 가진 중지된 가상머신이 있습니다")
 def stopped_vm_rwx(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
+    if _root_source(ctx) is not None:
+        _root_vm(ctx, "ReadWriteMany")
+        return
     claim = _new_claim(ctx, "ReadWriteMany")
     _wait_bound(ctx, claim)
     ctx.create_vm(vm_spec(ctx, specs.with_pvc_disk(claim)))
@@ -63,6 +116,10 @@ def move_to_rwx(vmconform_scenario: ScenarioContext) -> None:
     ans = vm.stop()
     assert ans.ok, f"stop refused: {ans.describe()}"
     wait_vm_status(ctx, STOPPED)
+    if _root_source(ctx) is not None:
+        _move_root_to_rwx(ctx)
+        ctx.snapshots.pop("before", None)
+        return
     claim = _new_claim(ctx, "ReadWriteMany")
     _wait_bound(ctx, claim)
     obj = vm.get() or {}
@@ -70,10 +127,26 @@ def move_to_rwx(vmconform_scenario: ScenarioContext) -> None:
     for v in volumes:
         if "persistentVolumeClaim" in v:
             v["persistentVolumeClaim"]["claimName"] = claim
-    from vmconform.kube.kinds import VM
-
     ctx.cluster.patch(VM, vm.namespace, vm.name, {"spec": {"template": {"spec": {"volumes": volumes}}}})
     ctx.snapshots.pop("before", None)
+
+
+def _move_root_to_rwx(ctx: ScenarioContext) -> None:
+    """Clone the stopped VM's root claim into a ReadWriteMany DataVolume (a new dataVolumeTemplates entry)
+    and point the root disk at it; the VM controller provisions it (the VM shows Provisioning meanwhile)."""
+    vm = ctx.require_vm()
+    old = ctx.values["claim"]
+    new = f"{sources.root_dv_name(VM_NAME)}-rwx"
+    template = sources.data_volume_template(new, sources.VmSource(sources.PVC, ctx.namespace, old),
+                                            _root_storage(ctx, "ReadWriteMany"), ctx.labels())
+    obj = vm.get() or {}
+    sources.retarget_root(obj, template)
+    ctx.cluster.patch(VM, vm.namespace, vm.name, {"spec": {
+        "dataVolumeTemplates": obj["spec"]["dataVolumeTemplates"],
+        "template": {"spec": {"volumes": obj["spec"]["template"]["spec"]["volumes"]}}}})
+    provisioning.wait_vm_data_volumes(ctx, vm.name)
+    _check_root_claim(ctx, new, "ReadWriteMany")
+    ctx.values["claim"] = new
 
 
 def _users(pods: list[dict[str, Any]], claim: str) -> list[dict[str, Any]]:

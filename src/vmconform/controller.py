@@ -483,9 +483,11 @@ def _skip_reason(report: pytest.TestReport) -> str:
 def guest_capability(s: Settings) -> Any:
     from .console import login_for
     from .preflight import Capability
+    from .sources import login_hint
 
-    if login_for(s.image, s.guest_user, s.guest_password) is None:
-        return Capability(False, f"no serial-console login is known for image {s.image}; "
+    hint = login_hint(s.image, s.vm_source)
+    if login_for(hint, s.guest_user, s.guest_password) is None:
+        return Capability(False, f"no serial-console login is known for {'image ' if hint == s.image else ''}{hint}; "
                                  f"give --guest-user and --guest-password")
     return Capability(True)
 

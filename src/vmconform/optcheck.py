@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from .sources import check as vm_source_check
+from .sources import name_check
+
 Check = Callable[[str], "str | None"]
 
 # a Kubernetes resource quantity (k8s.io/apimachinery/pkg/api/resource: <number><suffix>)
@@ -56,6 +59,9 @@ CHECKS: dict[str, Check] = {
     "emulator_timing": one_of("--emulator-timing", "fast", "realistic", "adversarial"),
     "emulator_nodes": integer("--emulator-nodes"),
     "emulator_seed": integer("--emulator-seed"),
+    "vm_source": vm_source_check,
+    "instancetype": name_check("--instancetype", "an instance type"),
+    "preference": name_check("--preference", "a preference"),
 }
 
 # option dest → its default; given together with --kubeconfig, these are refused

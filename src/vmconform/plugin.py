@@ -31,6 +31,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--rwo-storage-class", default=None, help="storage class for ReadWriteOnce volumes (default: the cluster's default class)")
     g.addoption("--vm-image", default=Settings.image, help="containerDisk image of the scenarios' VMs")
     g.addoption("--vm-memory", default=Settings.memory, help="memory request of the scenarios' VMs")
+    g.addoption("--vm-source", default=Settings.vm_source,
+                help="root disk of the scenarios' VMs: containerdisk (default), datasource:NS/NAME or pvc:NS/NAME")
+    g.addoption("--instancetype", default=None, help="cluster instance type of the scenarios' VMs (instead of --vm-memory)")
+    g.addoption("--preference", default=None, help="cluster preference of the scenarios' VMs")
     g.addoption("--timeout-scale", default="1", help="multiply every timeout of the table by this factor")
     g.addoption("--keep", default="never", help="keep scenario namespaces: never (default), on-failure, always")
     g.addoption("--report-dir", default="reports", help="where summary.json, summary.md and evidence/ go")
@@ -121,6 +125,8 @@ def settings_from(config: pytest.Config) -> Settings:
         keep=keep, report_dir=config.getoption("report_dir"),
         guest_user=config.getoption("guest_user"), guest_password=config.getoption("guest_password"),
         allow_disruptive=bool(config.getoption("allow_disruptive")),
+        vm_source=config.getoption("vm_source"), instancetype=config.getoption("instancetype"),
+        preference=config.getoption("preference"),
     )
 
 

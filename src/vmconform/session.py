@@ -34,6 +34,9 @@ class Settings:
     guest_user: str | None = None
     guest_password: str | None = None
     allow_disruptive: bool = False  # --allow-disruptive: scenarios may cordon and drain a node
+    vm_source: str = "containerdisk"  # --vm-source (src/vmconform/sources.py)
+    instancetype: str | None = None  # --instancetype (a cluster instance type instead of --vm-memory)
+    preference: str | None = None  # --preference (a cluster preference)
 
 
 @dataclass

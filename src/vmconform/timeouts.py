@@ -17,6 +17,8 @@ DEFAULTS: dict[str, float] = {
     # memory transfer at least this long must show Migrating on the VM (§10 W11, docs/fidelity.md suite)
     "status_lag": 5.0,
     "pvc_bound": 120.0,
+    # a VM's DataVolume populated (clone or import; tests/migration/migration.go EventuallyDV(dv, 240, …))
+    "dv_provisioned": 240.0,
     "rwx_probe": 30.0,  # preflight: a ReadWriteMany claim on the default class binds or is refused
     "cleanup": 120.0,  # namespace gone after deletion
     "console_connect": 10.0,

@@ -36,6 +36,7 @@ T = r"\([\d.]+s\)"  # a timeline sample's time
 class Case:
     reason: str | dict[str, str]  # regex found in every violated reason, or one per behaviour id
     timeout_scale: float = 1.0  # < 1 only where the fault makes a wait run out
+    extra: tuple[str, ...] = ()  # further `vmconform run` arguments the fault's scenarios need
 
     def pattern(self, behaviour: str) -> str:
         return self.reason if isinstance(self.reason, str) else self.reason[behaviour]
@@ -46,6 +47,11 @@ STILL_ON_NODE = r"the (migration succeeded but the )?VMI is still on (node )?\S+
 REPLACED = r"the VMI was replaced during migration \(UID \S+ → \S+\): the VM was restarted, not live-migrated"
 EVACUATION_RAN_OUT = rf"VM \S+ is live-migrated away from \S+: {WAIT_RAN_OUT}"
 DRAIN_RAN_OUT = r"drain of node \S+: pods still there after \d+ s"
+DATASOURCE_RUN = ("--vm-source", "datasource:kubevirt-os-images/alpine")
+CLONE_RWO = (r"the root DataVolume \S+ asked for ReadWriteMany on storage class \S+ \(its StorageProfile offers "
+             r"ReadWriteMany [^)]*\) but its claim was provisioned ReadWriteOnce: a disk that is not ReadWriteMany "
+             r"cannot be live-migrated|migrate (request )?was rejected: .*DisksNotLiveMigratable.*PVC vm-root is not "
+             r"shared")
 
 # fault → how its failures must read (the scenarios are FAULTS[fault].caught_by)
 CASES: dict[str, Case] = {
@@ -88,6 +94,10 @@ CASES: dict[str, Case] = {
     "evacuation-ignored": Case({F.EVICT_LM: EVACUATION_RAN_OUT, F.DRAIN: DRAIN_RAN_OUT}, 0.05),
     "drain-ignores-limits": Case(r"[3-9] migrations left node \S+ at once; the per-node outbound limit "
                                  r"\(parallelOutboundMigrationsPerNode\) is 2$"),
+    # CDI faults: the VMs' root disks are DataVolumes cloned from a boot source
+    "clone-ignores-access-mode": Case(CLONE_RWO, extra=DATASOURCE_RUN),
+    "import-stuck": Case(r"the VM's DataVolume vm-root was not provisioned within \d+ s: it is "
+                         r"CloneInProgress 40\.00% \(phase, progress\)", 0.05, extra=DATASOURCE_RUN),
 }
 
 # Suite gaps reported to the lead (a transport fault the suite should ride out, but does not yet):
@@ -157,7 +167,7 @@ def test_every_fault_has_a_case_and_names_real_scenarios() -> None:
 def test_behaviour_fault_is_caught_by_exactly_its_scenarios(name: str, tmp_path: Path,
                                                             fault_run_args: list[str]) -> None:
     fault, case = F.FAULTS[name], CASES[name]
-    code, summary, out = run_suite(tmp_path, name, case.timeout_scale, fault_run_args)
+    code, summary, out = run_suite(tmp_path, name, case.timeout_scale, [*fault_run_args, *case.extra])
     by_id = statuses(summary)
     table = "\n".join(f"  {b['status']:<13} {b['id']}: {b['reason'][:300]}" for b in by_id.values())
     assert code == exitcodes.NOT_CONFORMANT, f"exit {code}\n{table}\n{out[-2000:]}"

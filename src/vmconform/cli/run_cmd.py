@@ -49,6 +49,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--rwo-storage-class", default=None)
     p.add_argument("--vm-image", default=Settings.image)
     p.add_argument("--vm-memory", default=Settings.memory)
+    p.add_argument("--vm-source", default=Settings.vm_source, help="containerdisk, datasource:NS/NAME or pvc:NS/NAME")
+    p.add_argument("--instancetype", default=None, help="cluster instance type of the VMs (e.g. u1.small)")
+    p.add_argument("--preference", default=None, help="cluster preference of the VMs (e.g. fedora)")
     p.add_argument("--timeout-scale", default="1")
     p.add_argument("--keep", default="never", help="never, on-failure or always")
     p.add_argument("--report-dir", default="reports")
@@ -230,7 +233,7 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
             f"--alluredir={report_dir / 'allure-results'}", f"--junitxml={report_dir / 'junit.xml'}",
             f"--rootdir={rootdir(root, args.features)}", f"--report-dir={report_dir}", f"--cluster={args.cluster}",
             f"--timeout-scale={args.timeout_scale}", f"--keep={args.keep}",
-            f"--vm-image={args.vm_image}", f"--vm-memory={args.vm_memory}",
+            f"--vm-image={args.vm_image}", f"--vm-memory={args.vm_memory}", f"--vm-source={args.vm_source}",
             f"--emulator-timing={args.emulator_timing}", f"--emulator-nodes={args.emulator_nodes}",
             f"--emulator-storage={args.emulator_storage}"]
     for flag, value in (("--kubeconfig", args.kubeconfig), ("--context", args.context),
@@ -239,7 +242,8 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
                         ("--guest-user", args.guest_user), ("--guest-password", args.guest_password),
                         ("--kind-bin", args.kind_bin), ("--kind-kubectl-bin", args.kind_kubectl_bin),
                         ("--kind-image", args.kind_image), ("--cluster-name", args.kind_cluster_name),
-                        ("--kubevirt-version", args.kubevirt_version)):
+                        ("--kubevirt-version", args.kubevirt_version),
+                        ("--instancetype", args.instancetype), ("--preference", args.preference)):
         if value is not None:
             argv.append(f"{flag}={value}")
     if args.features:

@@ -14,6 +14,8 @@ from aiohttp import web
 
 from . import kubeconfig
 from . import metrics as metrics_mod
+from .cdi.kinds import CDI_KINDS
+from .kubevirt.instancetypes import KINDS as INSTANCETYPE_KINDS
 from .resources import ALL, KUBEVIRT_GROUP, NAMESPACES, Registry
 from .server import ApiServer
 from .store import Store
@@ -52,7 +54,7 @@ class Emulator:
     def __init__(self, options: Options | None = None,
                  controllers: list[Controller] | None = None) -> None:
         self.options = options or Options()
-        kinds = ALL if self.options.extra.get("kubevirt_api", True) else tuple(
+        kinds = ALL + CDI_KINDS + INSTANCETYPE_KINDS if self.options.extra.get("kubevirt_api", True) else tuple(
             k for k in ALL if k.group != KUBEVIRT_GROUP)
         self.registry = Registry(kinds)
         self.store = Store(self.registry, history=self.options.history)
@@ -105,7 +107,9 @@ def default_controllers() -> list[Controller]:
         from .kubevirt import controllers  # the KubeVirt behaviour
     except ImportError:
         return [DisruptionController(), EvictionREST(), TransportFaults()]
-    return [*controllers(), DisruptionController(), EvictionREST(), TransportFaults()]
+    from .cdi import controllers as cdi_controllers  # CDI, installed beside KubeVirt
+
+    return [*controllers(), *cdi_controllers(), DisruptionController(), EvictionREST(), TransportFaults()]
 
 
 class EmulatedCluster:

@@ -41,6 +41,7 @@ def controllers() -> list[Any]:
     from .bootstrap import ClusterBootstrap
     from .disruption_budget import DisruptionBudgetController
     from .evacuation import EvacuationController
+    from .instancetypes import InstancetypeBootstrap
     from .migration_controller import MigrationController
     from .storage import StorageController
     from .subresource_api import SubresourceAPI
@@ -49,6 +50,7 @@ def controllers() -> list[Any]:
 
     return [
         ClusterBootstrap(),
+        InstancetypeBootstrap(),
         StorageController(),
         _AdmissionInstaller(),
         VMIController(),

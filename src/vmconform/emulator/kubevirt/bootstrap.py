@@ -14,7 +14,7 @@ from .constants import (
 from . import components
 from .context import KubeVirtContext, context_of
 from .releases import DEFAULT_RELEASE, Release
-from .storage import LOCAL_PROVISIONER, SHARED_PROVISIONER
+from .storage import BLOCK_PROVISIONER, LOCAL_PROVISIONER, SHARED_PROVISIONER
 from .util import add_finalizer, remove_finalizers, set_condition
 
 if TYPE_CHECKING:
@@ -113,8 +113,13 @@ def storage_classes(kinds: str = "rwx,rwo") -> list[Obj]:
          "provisioner": LOCAL_PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
          "allowVolumeExpansion": False},
     ]
+    classes.append(
+        {"metadata": {"name": "shared-rwx-block", "annotations": {
+            "description": "emulated shared block storage: ReadWriteMany for Block volumes, ReadWriteOnce"}},
+         "provisioner": BLOCK_PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+         "allowVolumeExpansion": True})
     if "rwx" not in wanted:
-        classes = classes[1:]
+        classes = classes[1:2]
         classes[0]["metadata"]["annotations"][ANNO_DEFAULT_CLASS] = "true"
     return classes
 

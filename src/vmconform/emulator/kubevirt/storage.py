@@ -20,12 +20,18 @@ Obj = dict[str, Any]
 
 SHARED_PROVISIONER = "shared.csi.vmconform.io"
 LOCAL_PROVISIONER = "local.csi.vmconform.io"
+# shared block storage (like Ceph RBD): ReadWriteMany only for volumeMode Block
+BLOCK_PROVISIONER = "block.csi.vmconform.io"
 ALL_MODES = frozenset({"ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany", "ReadWriteOncePod"})
 # What each emulated provisioner can give.
 PROVISIONER_MODES: dict[str, frozenset[str]] = {
     SHARED_PROVISIONER: ALL_MODES,
     LOCAL_PROVISIONER: frozenset({"ReadWriteOnce", "ReadWriteOncePod"}),
+    BLOCK_PROVISIONER: ALL_MODES,
 }
+# provisioners that give multi-node access modes only to Block volumes
+MULTI_NODE_NEEDS_BLOCK = frozenset({BLOCK_PROVISIONER})
+MULTI_NODE_MODES = frozenset({"ReadWriteMany", "ReadOnlyMany"})
 PV_CONTROLLER = "persistentvolume-controller"
 
 
@@ -141,6 +147,8 @@ class StorageController:
             return
         wanted = pvc_access_modes(pvc) or ["ReadWriteOnce"]
         unsupported = [m for m in wanted if m not in modes]
+        if provisioner in MULTI_NODE_NEEDS_BLOCK and dig(pvc, "spec", "volumeMode") != "Block":
+            unsupported += [m for m in wanted if m in MULTI_NODE_MODES]
         if unsupported:
             ctx.events.record(
                 pvc, EV_WARNING, "ProvisioningFailed",

@@ -90,6 +90,9 @@ STEPS: dict[str, Step] = {
     "migration.abort": Step(0.03, 1.0, "abort of a running migration"),
     # storage
     "pvc.bind": Step(0.02, 1.5, "dynamic provisioning and binding of a PVC"),
+    # CDI (emulator/cdi): DataVolume population
+    "dv.schedule": Step(0.02, 1.0, "DataVolume's claim Bound → importer/cloner pod runs (…Scheduled → …InProgress)"),
+    "dv.transfer": Step(0.01, 0.6, "a tenth of a DataVolume's transfer (progress advances 10 %)"),
     # KubeVirt CR
     "kubevirt.reconcile": Step(0.02, 1.0, "operator observes a KubeVirt CR change"),
 }

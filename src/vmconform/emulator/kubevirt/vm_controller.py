@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING, Any
 from .. import errors
 from ..resources import PVCS, VMIS, VMS, dig
 from ..store import Event
+from ..cdi.kinds import DATAVOLUMES
 from . import constants as C
 from .context import KubeVirtContext, context_of
+from .datavolumes import DataVolumeError, handle_data_volumes
+from .instancetypes import InstancetypeError, expand_into_vmi, store_revisions
 from .util import add_finalizer, is_owned_by, remove_condition, remove_finalizers, set_condition
 from .vm_status import (
     has_start_request, has_stop_request_for, printable_status, start_request_paused, sync_conditions,
@@ -33,6 +36,7 @@ class VMController:
         ctx.watch(VMS, self._on_vm)
         ctx.watch(VMIS, self._on_vmi)
         ctx.watch(PVCS, self._on_pvc)
+        ctx.watch(DATAVOLUMES, self._on_pvc)  # a DataVolume's phase moves the VM's status and start
 
     async def stop(self) -> None:
         if self.ctx is not None:
@@ -100,6 +104,21 @@ class VMController:
         except RunStrategyError as exc:
             self._update_status(vm, vmi, failure=str(exc))
             return
+        # DataVolumes from dataVolumeTemplates first; a VM (not Halted) starts only once they are populated.
+        try:
+            volumes_ready = handle_data_volumes(ctx, vm)
+        except DataVolumeError as exc:
+            self._update_status(vm, vmi, failure=f"Error encountered while creating DataVolumes: {exc}")
+            return
+        if not volumes_ready and strategy != C.HALTED:
+            self._update_status(ctx.store.peek(VMS, ns, name) or vm, vmi)
+            return
+        try:  # the instance type and preference, kept as ControllerRevisions before anything starts
+            store_revisions(ctx, vm)
+        except InstancetypeError as exc:
+            self._update_status(vm, vmi, failure=f"Error encountered while storing Instancetype ControllerRevisions: {exc}")
+            return
+        vm = ctx.store.peek(VMS, ns, name) or vm
         # Requests already satisfied are dropped first, so a restart goes Stopping → Starting directly.
         self._trim_requests(vm, vmi)
         vm = ctx.store.peek(VMS, ns, name) or vm
@@ -175,6 +194,11 @@ class VMController:
         if dig(vm, "spec", "template") is None:
             return
         obj = vmi_from_vm(vm, start_paused=start_request_paused(vm))
+        try:
+            expand_into_vmi(ctx, vm, obj)
+        except InstancetypeError as exc:  # the next reconcile's store_revisions reports it as Failure
+            ctx.events.record(vm, C.EV_WARNING, "FailedCreate", str(exc), C.COMPONENT_VM)
+            return
         obj["status"] = {"virtualMachineRevisionName":
                          f"revision-start-vm-{meta['uid']}-{meta.get('generation', 1)}"}
         try:

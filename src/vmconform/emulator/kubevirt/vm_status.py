@@ -7,6 +7,7 @@ from typing import Any, Callable
 from ..resources import PVCS, dig
 from ..store import Store
 from . import constants as C
+from .datavolumes import data_volume_error, has_data_volume_provisioning
 from .util import copy_condition, get_condition, has_condition, remove_condition, set_condition
 from .vmi_spec import RunStrategyError, pvc_volumes, run_strategy
 
@@ -135,9 +136,9 @@ def printable_status(store: Store, vm: Obj, vmi: Obj | None, start_expected: boo
         (C.PS_PAUSED, lambda: running and paused),
         (C.PS_RUNNING, lambda: running and not paused),
         (C.PS_PVC_NOT_FOUND, lambda: sync_false_reason == C.REASON_FAILED_PVC_NOT_FOUND),
-        (C.PS_DATAVOLUME_ERROR, lambda: False),
+        (C.PS_DATAVOLUME_ERROR, lambda: data_volume_error(store, vm) is not None),
         (C.PS_UNSCHEDULABLE, lambda: has_condition(vmi, C.COND_POD_SCHEDULED, "False", C.REASON_UNSCHEDULABLE)),
-        (C.PS_PROVISIONING, lambda: False),
+        (C.PS_PROVISIONING, lambda: has_data_volume_provisioning(store, vm)),
         (C.PS_WAITING_FOR_VOLUME_BINDING, lambda: is_set_to_start(vm, vmi) and has_unbound_pvc(store, vm)),
         (C.PS_ERR_IMAGE_PULL, lambda: sync_false_reason == C.PS_ERR_IMAGE_PULL),
         (C.PS_IMAGE_PULL_BACKOFF, lambda: sync_false_reason == C.PS_IMAGE_PULL_BACKOFF),

@@ -26,6 +26,7 @@ from .pods import (
 )
 from .util import add_finalizer, copy_condition, get_condition, has_condition, remove_condition, set_condition
 from .vmi_shutdown import VMIBase
+from .datavolumes import booted_image
 from .vmi_spec import (
     apply_defaults, guest_image, has_guest_agent, hostname, migratability, pvc_volumes, volume_status,
 )
@@ -319,7 +320,7 @@ class VMIController(VMIBase):
             return
         ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
         spec = vmi.get("spec") or {}
-        image = guest_image(spec)
+        image = booted_image(ctx.store, ns, spec)  # a DataVolume's image from CDI's annotation
         handle = GuestHandle(ns, name, uid, image, hostname(vmi),
                              on_power=lambda action: self.guest_power(ns, name, action, uid),
                              has_agent=has_guest_agent(image))
