@@ -14,6 +14,7 @@ from .backends import EmulatorSettings, RunningEmulator
 from .kube.client import ApiCallFailed, Cluster, ClusterUnreachable
 from .lease import RunLease
 from .labels import new_run_id, run_labels, text_id
+from .permissions import missing_reason, scenario_needs
 from .preflight import Uncheckable, check, probe_rwx
 from .session import Settings, SuiteSession, started_at
 from .stepcheck import check_scenario
@@ -265,6 +266,10 @@ class SuiteController:
             c = session.facts.capabilities.get(cap)
             if c is not None and not c.ok:
                 pytest.skip(c.reason)
+        missing = missing_reason(session.facts.missing_permissions,
+                                 scenario_needs(scenario_of(item), meta["tags"]))
+        if missing:  # permissions.TABLE: a permission this scenario's tags or steps need was refused
+            pytest.skip(missing)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
