@@ -14,6 +14,7 @@ from .backends import EmulatorSettings, RunningEmulator
 from .kube.client import ApiCallFailed, Cluster, ClusterUnreachable
 from .lease import RunLease
 from .labels import new_run_id, run_labels, text_id
+from .permissions import missing_reason, scenario_needs
 from .preflight import Uncheckable, check, probe_rwx
 from .preflight_maintenance import disruptive_capability
 from .session import Settings, SuiteSession, started_at
@@ -270,6 +271,10 @@ class SuiteController:
             c = session.facts.capabilities.get(cap)
             if c is not None and not c.ok:
                 pytest.skip(c.reason)
+        missing = missing_reason(session.facts.missing_permissions,
+                                 scenario_needs(scenario_of(item), meta["tags"]))
+        if missing:  # permissions.TABLE: a permission this scenario's tags or steps need was refused
+            pytest.skip(missing)
         # a disruptive scenario (it cordons a node) runs alone; the others share the cluster
         self._held = exclusive.acquire(self.run_id, exclusive=DISRUPTIVE in meta["tags"])
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from .kube.client import Answer, Cluster, ClusterUnreachable
 from .kube.kinds import KUBEVIRT, NODE, STORAGECLASS
+from .permissions import RUN, TABLE, Permission, missing_reason
 
 DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
                              "storageclass.beta.kubernetes.io/is-default-class")
@@ -36,6 +37,8 @@ class ClusterFacts:
     rwx_class: str | None = None
     rwo_class: str | None = None
     capabilities: dict[str, Capability] = field(default_factory=dict)
+    # (row of permissions.TABLE, verb) the SelfSubjectAccessReviews answered "no" to
+    missing_permissions: list[tuple[Permission, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,25 +47,8 @@ class ClusterFacts:
             "schedulable_nodes": self.schedulable_nodes, "storage_classes": self.storage_classes,
             "rwx_storage_class": self.rwx_class, "rwo_storage_class": self.rwo_class,
             "capabilities": {k: {"ok": v.ok, "reason": v.reason} for k, v in self.capabilities.items()},
+            "missing_permissions": [p.describe(verb) for p, verb in self.missing_permissions],
         }
-
-
-# (capability, verb, group, resource, subresource) checked with SelfSubjectAccessReview
-PERMISSIONS: list[tuple[str, str, str, str, str]] = [
-    ("vm", "create", "kubevirt.io", "virtualmachines", ""),
-    ("vm", "update", "subresources.kubevirt.io", "virtualmachines", "start"),
-    ("vm", "update", "subresources.kubevirt.io", "virtualmachines", "stop"),
-    ("vm", "update", "subresources.kubevirt.io", "virtualmachines", "restart"),
-    ("vm", "update", "subresources.kubevirt.io", "virtualmachineinstances", "pause"),
-    ("vm", "update", "subresources.kubevirt.io", "virtualmachineinstances", "unpause"),
-    ("vm", "create", "", "namespaces", ""),
-    # the run's Lease (src/vmconform/lease.py): `vmconform cleanup` must see that the run is alive
-    ("vm", "create", "coordination.k8s.io", "leases", ""),
-    ("vm", "patch", "coordination.k8s.io", "leases", ""),
-    ("migration", "update", "subresources.kubevirt.io", "virtualmachines", "migrate"),
-    ("migration", "create", "kubevirt.io", "virtualmachineinstancemigrations", ""),
-    ("storage", "create", "", "persistentvolumeclaims", ""),
-]
 
 
 def _fail(ans: Answer, what: str) -> Uncheckable:
@@ -87,9 +73,13 @@ def check(cluster: Cluster, *, rwx_class: str | None = None, rwo_class: str | No
             raise _fail(ans, "reading /version")
         facts.kubernetes_version = str((ans.body or {}).get("gitVersion", ""))
         _check_kubevirt(cluster, facts)
+        _check_permissions(cluster, facts)
+        run_missing = missing_reason(facts.missing_permissions, [RUN])
+        if run_missing:  # the run's own reads would be refused: every scenario skips, naming the permission
+            facts.capabilities["vm"] = Capability(False, run_missing)
+            return facts
         _check_nodes(cluster, facts)
         _check_storage(cluster, facts, rwx_class, rwo_class)
-        _check_permissions(cluster, facts)
         check_maintenance_permissions(cluster, facts)  # pods/eviction, nodes (preflight_maintenance.py)
     except ClusterUnreachable as exc:
         raise Uncheckable(f"cannot reach the cluster at {exc}") from None
@@ -150,24 +140,17 @@ def _check_storage(cluster: Cluster, facts: ClusterFacts, rwx: str | None, rwo: 
 
 
 def _check_permissions(cluster: Cluster, facts: ClusterFacts) -> None:
-    for cap, verb, group, resource, sub in PERMISSIONS:
-        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": resource,
-                                                "subresource": sub}}}
-        ans = cluster.call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
-        if not ans.ok:
-            raise _fail(ans, "checking permissions (SelfSubjectAccessReview)")
-        if not (ans.body.get("status") or {}).get("allowed"):
-            what = f"{verb} {resource}{'/' + sub if sub else ''}" + (f" ({group})" if group else "")
-            reason = f"missing permission: {what}"
-            if cap == "migration":
-                reason += " (needs the kubevirt.io:migrate ClusterRole)"
-            if cap == "storage":
-                facts.capabilities["rwx"] = facts.capabilities["rwo"] = Capability(False, reason)
-                continue
-            prev = facts.capabilities.get(cap)
-            if prev is None or prev.ok:
-                facts.capabilities[cap] = Capability(False, reason)
+    """One SelfSubjectAccessReview per verb of every row of the permissions table (cluster-wide)."""
+    for perm in TABLE:
+        for verb in perm.verbs:
+            body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                    "spec": {"resourceAttributes": {"verb": verb, "group": perm.group, "resource": perm.plural,
+                                                    "subresource": perm.subresource}}}
+            ans = cluster.call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+            if not ans.ok:
+                raise _fail(ans, "checking permissions (SelfSubjectAccessReview)")
+            if not (ans.body.get("status") or {}).get("allowed"):
+                facts.missing_permissions.append((perm, verb))
 
 
 def probe_rwx(cluster: Cluster, facts: ClusterFacts, labels: dict[str, str], timeout: float) -> None:
@@ -182,6 +165,8 @@ def probe_rwx(cluster: Cluster, facts: ClusterFacts, labels: dict[str, str], tim
 
     cap = facts.capabilities.get("rwx")
     if cap is None or not cap.ok or facts.rwx_class is None:
+        return
+    if missing_reason(facts.missing_permissions, ["@needs-rwx"]):  # the scenarios that need it skip anyway
         return
     ns = cluster.create(NAMESPACE, None, {"metadata": {"generateName": "vmconform-preflight-",
                                                         "labels": dict(labels)}})["metadata"]["name"]

@@ -31,7 +31,25 @@ def add_parser(sub: Any) -> None:
                    help="fault profile to play (repeatable); see README")
     p.add_argument("--step", action="append", default=[], metavar="NAME=SECONDS",
                    help="override one timing step, e.g. vmi.boot=5 (repeatable; names in emulator/kubevirt/timing.py)")
+    p.add_argument("--token", action="append", default=[], metavar="NAME=CLUSTERROLE",
+                   help="another user NAME bound to CLUSTERROLE, as the kubeconfig's context NAME (repeatable; "
+                        "the admin stays the current context; CLUSTERROLE vmconform: the suite's own least-privilege role)")
     p.set_defaults(func=run)
+
+
+def parse_tokens(items: list[str]) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """``--token NAME=CLUSTERROLE`` values: the (name, role) pairs, or a one-line problem."""
+    from ..emulator.kubeconfig import CONTEXT
+
+    out: list[tuple[str, str]] = []
+    for item in items:
+        name, sep, role = item.partition("=")
+        if not sep or not name or not role:
+            return (), f"--token must be NAME=CLUSTERROLE, not {item!r}"
+        if name == CONTEXT or name in (n for n, _ in out):
+            return (), f"--token {name}: that name is already taken"
+        out.append((name, role))
+    return tuple(out), None
 
 
 async def serve(options: Options, path: Path, controllers: list[Any] | None = None) -> None:
@@ -44,7 +62,8 @@ async def serve(options: Options, path: Path, controllers: list[Any] | None = No
         loop.add_signal_handler(sig, stop.set)
     kubeconfig_mod.write(path, emu.kubeconfig())
     seed = f", seed {options.seed}" if options.seed is not None else ""
-    print(f"vmconform emulator ready at {emu.url}; kubeconfig written to {path}; timing {options.timing}{seed}",
+    users = f"; contexts {', '.join(n for n, _ in options.tokens)} for --token" if options.tokens else ""
+    print(f"vmconform emulator ready at {emu.url}; kubeconfig written to {path}; timing {options.timing}{seed}{users}",
           flush=True)
     await stop.wait()
     await emu.stop()
@@ -99,8 +118,13 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"vmconform: error: {problem}", file=sys.stderr)
         return USAGE
+    tokens, problem = parse_tokens(args.token)
+    if problem:
+        print(f"vmconform: error: {problem}", file=sys.stderr)
+        return USAGE
     options = Options(nodes=args.nodes, timing=args.timing, seed=seed, faults=tuple(args.fault), port=args.port,
-                      kubevirt_version=args.kubevirt_version, extra={"steps": steps} if steps else {})
+                      kubevirt_version=args.kubevirt_version, extra={"steps": steps} if steps else {},
+                      tokens=tokens)
     try:
         asyncio.run(serve(options, Path(args.write_kubeconfig)))
     except OSError as exc:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from . import kubeconfig
 from . import metrics as metrics_mod
+from . import rbac
 from .cdi.kinds import CDI_KINDS
 from .kubevirt.instancetypes import KINDS as INSTANCETYPE_KINDS
 from .resources import ALL, KUBEVIRT_GROUP, NAMESPACES, Registry
@@ -46,6 +47,7 @@ class Options:
     history: int = 2000
     extra: dict[str, Any] = field(default_factory=dict)
     kubevirt_version: str | None = None  # KubeVirt release profile (kubevirt/releases.py); None: the default
+    tokens: tuple[tuple[str, str], ...] = ()  # (user name, ClusterRole) → a token each (emulator/rbac)
 
 
 class Emulator:
@@ -56,12 +58,13 @@ class Emulator:
         self.options = options or Options()
         kinds = ALL + CDI_KINDS + INSTANCETYPE_KINDS if self.options.extra.get("kubevirt_api", True) else tuple(
             k for k in ALL if k.group != KUBEVIRT_GROUP)
-        self.registry = Registry(kinds)
+        self.registry = Registry(kinds + rbac.KINDS)
         self.store = Store(self.registry, history=self.options.history)
         self.credentials: Credentials = make_credentials()
         self.api = ApiServer(self.registry, self.store, self.credentials.token, dict(KUBERNETES_VERSION))
         # Transitions, requests by namespace and verb, watches; also GET /debug/vmconform/metrics.
         self.metrics: metrics_mod.Metrics = metrics_mod.install(self)
+        self.rbac: rbac.Rbac = rbac.install(self)  # tokens, the authorizer, SelfSubjectAccessReview
         if controllers is None:
             controllers = default_controllers() if self.options.extra.get("kubevirt_api", True) else []
         self.controllers: list[Controller] = list(controllers)
@@ -72,13 +75,18 @@ class Emulator:
     def url(self) -> str:
         return f"https://{self.options.host}:{self.port}"
 
-    def kubeconfig(self) -> dict[str, Any]:
-        return kubeconfig.build(self.url, self.credentials.ca_pem, self.credentials.token)
+    def kubeconfig(self, user: str | None = None) -> dict[str, Any]:
+        """The admin's kubeconfig with a context per extra token (named after it); ``user``: only that token's."""
+        if user is not None:
+            return kubeconfig.build(self.url, self.credentials.ca_pem, self.rbac.tokens[user], context=user)
+        return kubeconfig.with_tokens(kubeconfig.build(self.url, self.credentials.ca_pem, self.credentials.token),
+                                      self.rbac.tokens)
 
     async def start(self) -> None:
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             if self.store.peek(NAMESPACES, None, ns) is None:
                 self.store.create(NAMESPACES, {"metadata": {"name": ns}})
+        self.rbac.start()
         for c in self.controllers:
             await c.start(self)
         self._runner = web.AppRunner(self.api.app(), handle_signals=False, access_log=None, shutdown_timeout=0.5)

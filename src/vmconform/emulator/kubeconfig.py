@@ -27,6 +27,15 @@ def build(server: str, ca_pem: bytes, token: str, context: str = CONTEXT) -> dic
     }
 
 
+def with_tokens(config: dict[str, Any], tokens: dict[str, str]) -> dict[str, Any]:
+    """Add a user and a context per named token (same cluster; the current context stays)."""
+    cluster = config["clusters"][0]["name"]
+    for name, token in tokens.items():
+        config["users"].append({"name": name, "user": {"token": token}})
+        config["contexts"].append({"name": name, "context": {"cluster": cluster, "user": name, "namespace": "default"}})
+    return config
+
+
 def write(path: str | os.PathLike[str], config: dict[str, Any]) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from .selectors import check_field_selector, parse_field_selector, parse_label_s
 from .store import Event, Store
 
 JSON = "application/json"
+USER: web.RequestKey[Any] = web.RequestKey("vmconform_user", object)  # who the request authenticated as
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # An extension claims requests by path prefix (e.g. /apis/subresources.kubevirt.io/).
@@ -86,6 +87,11 @@ class ApiServer:
         self.request_faults: list[Callable[[web.Request], None]] = []
         # Request counting (metrics.Metrics, set by the Emulator); /debug/vmconform/ is not counted.
         self.metrics: Any = None
+        # Authentication and authorization (emulator/rbac installs its own): the Authorization header →
+        # a user or None (401); authorize raises the 403; access_review answers a SelfSubjectAccessReview.
+        self.authenticate: Callable[[str], Any] = lambda header: "admin" if header == f"Bearer {self.token}" else None
+        self.authorize: Callable[[web.Request, Any], None] | None = None
+        self.access_review: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
 
     # ------------------------------------------------------------ app
 
@@ -100,12 +106,15 @@ class ApiServer:
         if self.metrics is not None and not request.path.startswith("/debug/vmconform/"):
             self.metrics.record_request(request.method, request.path, request.query)
         try:
-            auth = request.headers.get("Authorization", "")
-            if auth != f"Bearer {self.token}":
+            user = self.authenticate(request.headers.get("Authorization", ""))
+            if user is None:
                 resp: web.StreamResponse = json_response(
                     {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                      "message": "Unauthorized", "reason": "Unauthorized", "code": 401}, 401)
             else:
+                request[USER] = user
+                if self.authorize is not None:
+                    self.authorize(request, user)
                 for fault in self.request_faults:
                     fault(request)
                 resp = await handler(request)
@@ -182,7 +191,10 @@ class ApiServer:
         body.setdefault("metadata", {})
         body["apiVersion"] = "authorization.k8s.io/v1"
         body["kind"] = "SelfSubjectAccessReview"
-        body["status"] = {"allowed": True, "reason": "the emulated cluster grants every verb to its token"}
+        if self.access_review is not None:
+            body["status"] = self.access_review(request[USER], body)
+        else:
+            body["status"] = {"allowed": True, "reason": "the emulated cluster grants every verb to its token"}
         return json_response(body, 201)
 
     # ------------------------------------------------------------ routing
