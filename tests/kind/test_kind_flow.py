@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from vmconform.emulator import EmulatedCluster
-from vmconform.emulator.resources import KUBEVIRTS, NAMESPACES, STORAGECLASSES
+from vmconform.emulator.resources import KUBEVIRTS, STORAGECLASSES
 from vmconform.kind.plan import load_plan
 
 from .conftest import CLUSTER, WORKERS, Stubs, run_cli, run_pytest
