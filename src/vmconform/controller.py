@@ -242,6 +242,8 @@ class SuiteController:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        if self._failed and excinfo.errisinstance(pytest.exit.Exception):
+            return  # our own pytest.exit (the cluster could not be set up), not a signal
         self._interrupted = True
         # A signal can land in a frame without a line number (Python 3.11), and pytest's terminal reporter
         # then fails formatting the interrupt: keep only the frames it can show.

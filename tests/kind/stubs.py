@@ -33,8 +33,10 @@ HOST: dict[str, Any] = {
     "nfs_unreachable_from": [],  # nodes whose kubelet cannot mount the NFS share (e.g. a firewall)
     "inotify": {"max_user_watches": 524288, "max_user_instances": 512},
     "kind_delete_hangs": False,
-    # not the host's but the cluster's (tests/kind/fakes.py): seconds virt-operator takes to deploy or update
+    # not the host's but the cluster's: seconds virt-operator takes to deploy or update (tests/kind/fakes.py),
+    # and whether an applied CRD ever becomes Established (else `kubectl wait` times out)
     "operator_seconds": 1.0,
+    "crd_established": True,
 }
 
 _COMMON = '''
@@ -262,6 +264,8 @@ elif args[:1] == ["wait"]:
     name = target.split("/", 1)[1]
     if not target.startswith("crd/") or name not in (json.loads(crds.read_text()) if crds.exists() else []):
         fail(f'Error from server (NotFound): customresourcedefinitions.apiextensions.k8s.io "{name}" not found')
+    if not HOST["crd_established"]:  # what kubectl says once its --timeout is over (not waited for here)
+        fail(f"error: timed out waiting for the condition on customresourcedefinitions/{name}")
     log("kubectl.log", entry)
     print(f"customresourcedefinition.apiextensions.k8s.io/{name} condition met")
 elif "rollout" in args and "status" in args:

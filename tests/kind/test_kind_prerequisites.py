@@ -37,6 +37,7 @@ def test_no_docker_daemon_ends_the_run_with_one_line_and_code_5(project: Path, t
     line = one_line(r.stdout + r.stderr, "vmconform: cannot run on kind")
     assert f"vmconform: cannot run on kind: {NO_DAEMON}" in line
     assert "Traceback" not in r.stdout + r.stderr
+    assert "interrupted" not in r.stdout + r.stderr  # no signal came
     assert [c for c in stubs.kind_calls if c != ["version"]] == []  # nothing was created
     assert [c for c in stubs.kubectl_calls if c["argv"][:1] != ["version"]] == []
     assert not (project / "reports" / "summary.json").exists()  # and no verdict was made up

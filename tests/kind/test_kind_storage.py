@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from vmconform.emulator import EmulatedCluster
 from vmconform.emulator.resources import NAMESPACES, PODS, PVCS
 from vmconform.kind.plan import load_plan
-from vmconform.kind.storagecheck import NAMESPACE_NAME
+from vmconform.kind.storagecheck import NAMESPACE_NAME, StorageNotReady, prove_rwx
+from vmconform.kube.client import Cluster
 
 from .conftest import CLUSTER, WORKERS, Stubs, run_pytest
 
@@ -93,3 +95,20 @@ def test_no_nfsd_module_on_the_docker_host_is_a_missing_prerequisite(
     assert ["exec", WORKERS[0], "sh", "-c"] == stubs.docker_calls[1][:4]  # asked inside the node, not here
     assert [c["argv"][0] for c in stubs.kubectl_calls if c["argv"][:1] != ["version"]] == []  # nothing installed
     assert cluster_calls(stubs) == ["create", "delete"] and stubs.clusters == []
+
+
+def test_a_claim_that_never_binds_is_reported_with_the_drivers_reason(
+        stubs: Stubs, emulated_kind: EmulatedCluster) -> None:
+    """The RWX check on its own (the probe would stop the install earlier): a claim the driver cannot provision."""
+    stubs.host(nfsd_serving=False)
+    client = Cluster.from_kubeconfig(str(emulated_kind.kubeconfig_path), backend="kind")
+    try:
+        with pytest.raises(StorageNotReady) as exc:
+            prove_rwx(client, rwx_class="nfs-rwx", workers=WORKERS, image=PLAN.check_image,
+                      timeouts=lambda key: {"storage_bind": 3.0}.get(key, 30.0), progress=lambda text: None)
+    finally:
+        client.close()
+    assert str(exc.value).startswith(
+        f"the RWX class nfs-rwx did not bind a test claim in 3 s (claim {NAMESPACE_NAME}/rwx-check still Pending: "
+        "ProvisioningFailed failed to provision volume with StorageClass \"nfs-rwx\": rpc error: code = Internal "
+        "desc = failed to mount nfs server: mount.nfs: Connection timed out): the in-cluster NFS server is not serving")

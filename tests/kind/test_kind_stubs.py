@@ -12,7 +12,7 @@ from vmconform.kube.client import Cluster
 from vmconform.kube.kinds import EVENT, NAMESPACE, PVC
 from vmconform.kube.waits import wait_for, wait_for_list
 
-from .conftest import Stubs, run_env
+from .conftest import Stubs, run_env, run_pytest
 
 PLAN = load_plan()
 
@@ -45,6 +45,18 @@ def test_kubectl_rollout_status_times_out_and_wait_fails_for_an_unknown_crd(
     r = stub(stubs, "kubectl", "wait", "--for=condition=established", "--timeout=2s", "crd/kubevirts.kubevirt.io",
              kubeconfig=kubeconfig)
     assert r.returncode == 1 and "NotFound" in r.stderr
+
+
+def test_a_crd_that_never_becomes_established_fails_the_install_in_one_line(
+        project: Path, stubs: Stubs, emulated_kind: EmulatedCluster) -> None:
+    stubs.host(crd_established=False)
+    r = run_pytest(project, stubs, f"--kind-bin={stubs.kind}")
+    assert r.returncode == 3, r.stdout + r.stderr
+    lines = [ln for ln in (r.stdout + r.stderr).splitlines() if "vmconform: cluster could not be checked" in ln]
+    assert len(lines) == 1 and ("`kubectl wait --for=condition=established --timeout=120s crd/kubevirts.kubevirt.io` "
+                                "failed (exit 1): error: timed out waiting for the condition on "
+                                "customresourcedefinitions/kubevirts.kubevirt.io") in lines[0], r.stdout + r.stderr
+    assert stubs.clusters == []
 
 
 def test_the_rwx_class_binds_only_while_the_nfs_server_serves(stubs: Stubs, emulated_kind: EmulatedCluster) -> None:

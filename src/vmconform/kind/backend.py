@@ -54,6 +54,8 @@ INSTALL_TIMEOUTS: dict[str, float] = {
     "namespace_cleanup": 300.0,  # teardown: the runs' namespaces deleted before `kind delete`
     "kind_delete": 300.0,  # teardown: `kind delete cluster`
 }
+# floors after scaling: a command that fetches manifests over the network needs its time however fast the cluster
+MIN_TIMEOUTS: dict[str, float] = {"kubectl_apply": 30.0}
 EMULATION_TIMEOUT_FACTOR = 3.0  # QEMU without KVM: boots and migrations are several times slower
 SCHEDULABLE_LABEL = "kubevirt.io/schedulable"
 STEPS = 6
@@ -186,7 +188,7 @@ class KindSetup:
         self.kubeconfig: str | None = None
 
     def timeout(self, key: str) -> float:
-        return INSTALL_TIMEOUTS[key] * self.settings.timeout_scale
+        return max(INSTALL_TIMEOUTS[key] * self.settings.timeout_scale, MIN_TIMEOUTS.get(key, 0.0))
 
     # ------------------------------------------------------------ the steps
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..kube.client import Cluster
-from ..kube.kinds import NAMESPACE, POD, PVC
+from ..kube.client import ApiCallFailed, ClusterUnreachable
+from ..kube.kinds import EVENT, NAMESPACE, POD, PVC
 from ..kube.waits import WaitFailed, wait_for, wait_for_list
 from ..labels import MANAGED_BY, MANAGED_BY_VALUE, ROLE
 
@@ -81,8 +82,10 @@ def prove_rwx(cluster: Cluster, *, rwx_class: str, workers: list[str], image: st
         wait_for(cluster, PVC, NAMESPACE_NAME, CLAIM, until=lambda o: _claim_phase(o) == "Bound",
                  describe=_claim_phase, timeout=t, what=f"test claim of {rwx_class} Bound")
     except WaitFailed:
+        why = last_warning(cluster)
         raise StorageNotReady(f"the RWX class {rwx_class} did not bind a test claim in {t:.0f} s "
-                              f"(claim {NAMESPACE_NAME}/{CLAIM} still Pending): {NFS_HINT}") from None
+                              f"(claim {NAMESPACE_NAME}/{CLAIM} still Pending{': ' + why if why else ''}): "
+                              f"{NFS_HINT}") from None
     progress(f"      test claim of {rwx_class} Bound; mounting it on {', '.join(workers)}")
     for node in workers:
         cluster.create(POD, NAMESPACE_NAME, check_pod(node, image))
@@ -109,6 +112,19 @@ def prove_rwx(cluster: Cluster, *, rwx_class: str, workers: list[str], image: st
         raise StorageNotReady(f"the RWX claim of {rwx_class} did not mount and write on every worker in "
                               f"{t:.0f} s ({describe(pods) if pods else str(exc).splitlines()[0]}): {NFS_HINT}") from None
     remove_check_namespace(cluster, timeouts("storage_cleanup"))
+
+
+def last_warning(cluster: Cluster) -> str:
+    """The newest Warning event of the check's namespace (e.g. the driver's ProvisioningFailed), or ""."""
+    try:
+        events, _ = cluster.list(EVENT, NAMESPACE_NAME)
+    except (ApiCallFailed, ClusterUnreachable):
+        return ""
+    warnings = [e for e in events if e.get("type") == "Warning"]
+    if not warnings:
+        return ""
+    e = warnings[-1]
+    return f"{e.get('reason', '')} {str(e.get('message', '')).splitlines()[0][:200] if e.get('message') else ''}".strip()
 
 
 def remove_check_namespace(cluster: Cluster, timeout: float) -> None:
