@@ -47,6 +47,7 @@ STILL_ON_NODE = r"the (migration succeeded but the )?VMI is still on (node )?\S+
 REPLACED = r"the VMI was replaced during migration \(UID \S+ → \S+\): the VM was restarted, not live-migrated"
 EVACUATION_RAN_OUT = rf"VM \S+ is live-migrated away from \S+: {WAIT_RAN_OUT}"
 DRAIN_RAN_OUT = r"drain of node \S+: pods still there after \d+ s"
+NOT_MIGRATABLE_EVICTION = r"denied the request: VMI \S+ is configured with an eviction strategy but is not live-migratable"
 DATASOURCE_RUN = ("--vm-source", "datasource:kubevirt-os-images/alpine")
 CLONE_RWO = (r"the root DataVolume \S+ asked for ReadWriteMany on storage class \S+ \(its StorageProfile offers "
              r"ReadWriteMany [^)]*\) but its claim was provisioned ReadWriteOnce: a disk that is not ReadWriteMany "
@@ -95,7 +96,10 @@ CASES: dict[str, Case] = {
     "drain-ignores-limits": Case(r"[3-9] migrations left node \S+ at once; the per-node outbound limit "
                                  r"\(parallelOutboundMigrationsPerNode\) is 2$"),
     # CDI faults: the VMs' root disks are DataVolumes cloned from a boot source
-    "clone-ignores-access-mode": Case(CLONE_RWO, extra=DATASOURCE_RUN),
+    # the maintenance scenarios' VMs then cannot live-migrate: their evictions are refused as not live-migratable
+    "clone-ignores-access-mode": Case({**{b: CLONE_RWO for b in (F.RWX, F.OWN_VOLUME, F.MIGRATE, F.GUEST_MIGRATE)},
+                                       F.EVICT_LM: NOT_MIGRATABLE_EVICTION, F.DRAIN: NOT_MIGRATABLE_EVICTION},
+                                      0.05, extra=DATASOURCE_RUN),
     "import-stuck": Case(r"the VM's DataVolume vm-root was not provisioned within \d+ s: it is "
                          r"CloneInProgress 40\.00% \(phase, progress\)", 0.05, extra=DATASOURCE_RUN),
 }

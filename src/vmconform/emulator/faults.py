@@ -100,10 +100,10 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     # CDI faults (emulator/cdi/datavolume.py); their scenarios run with --vm-source datasource:… (a root DataVolume)
     Fault("clone-ignores-access-mode", "CDI provisions every cloned claim ReadWriteOnce, whatever the DataVolume "
           "or the StorageProfile asks (ReadWriteMany): the VM's root disk cannot live-migrate",
-          (RWX, OWN_VOLUME, MIGRATE, GUEST_MIGRATE)),
+          (RWX, OWN_VOLUME, MIGRATE, GUEST_MIGRATE, EVICT_LM, DRAIN)),
     Fault("import-stuck", "every DataVolume import or clone stops at 40 % and never finishes (CloneInProgress)",
           (STOP, STOPPED_OFFERS_START, START_ONLY_STOPPED, PAUSE, UNPAUSE, RESTART, MIGRATE, RWX, OWN_VOLUME,
-           GUEST_PAUSE, GUEST_MIGRATE, GUEST_RESTART)),
+           GUEST_PAUSE, GUEST_MIGRATE, GUEST_RESTART, EVICT_LM, EVICT_RWO_LM, EVICT_RWO_IFP, DRAIN)),
     Fault("drop-watches", "every open watch connection is dropped every 2 s", (), transport=True),
     Fault("expire-watch-history", "watch history expires every second (resuming answers 410 Gone)", (),
           transport=True),
