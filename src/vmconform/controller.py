@@ -14,7 +14,7 @@ from .backends import EmulatorSettings, RunningEmulator
 from .kube.client import ApiCallFailed, Cluster, ClusterUnreachable
 from .lease import RunLease
 from .labels import new_run_id, run_labels, text_id
-from .permissions import missing_reason, scenario_needs
+from .permissions import missing_reason, run_needs, scenario_needs
 from .preflight import Uncheckable, check, probe_rwx
 from .preflight_maintenance import disruptive_capability
 from .session import Settings, SuiteSession, started_at
@@ -31,7 +31,7 @@ PROP_SELECTED = "vmconform.selected"  # a worker's selection, sent to the xdist 
 
 # tag → capability the scenario needs
 NEEDS = {"needs-migration": "migration", "needs-rwx": "rwx", "needs-rwo": "rwo", "guest": "guest",
-         "needs-eviction": "eviction", "needs-disruptive": "disruptive"}
+         "needs-disruptive": "disruptive"}
 DISRUPTIVE = "needs-disruptive"  # runs alone (exclusive.py) and may cordon a node (maintenance.py)
 
 
@@ -140,11 +140,11 @@ class SuiteController:
             cluster = Cluster.from_kubeconfig(path, context, backend=backend)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - the kubeconfig itself is bad
             raise Uncheckable(f"cannot use kubeconfig {path}: {str(exc).splitlines()[0]}") from None
-        facts = check(cluster, rwx_class=s.rwx_class, rwo_class=s.rwo_class)
+        facts = check(cluster, rwx_class=s.rwx_class, rwo_class=s.rwo_class, options=run_needs(s.vm_source))
         if s.rwx_class is None:  # the default class was taken: ask it for an RWX claim once
             probe_rwx(cluster, facts, run_labels(self.run_id), Timeouts(s.timeout_scale)["rwx_probe"])
         facts.capabilities["guest"] = guest_capability(s)
-        facts.capabilities["disruptive"] = disruptive_capability(backend, s.allow_disruptive, facts)
+        facts.capabilities["disruptive"] = disruptive_capability(backend, s.allow_disruptive)
         session = SuiteSession(cluster=cluster, facts=facts, settings=s, run_id=self.run_id,
                                timeouts=Timeouts(s.timeout_scale))
         self.cluster_facts = facts.as_dict()
@@ -273,8 +273,8 @@ class SuiteController:
             c = session.facts.capabilities.get(cap)
             if c is not None and not c.ok:
                 pytest.skip(c.reason)
-        missing = missing_reason(session.facts.missing_permissions,
-                                 scenario_needs(scenario_of(item), meta["tags"]))
+        needs = scenario_needs(scenario_of(item), meta["tags"]) | run_needs(session.settings.vm_source)
+        missing = missing_reason(session.facts.missing_permissions, needs)
         if missing:  # permissions.TABLE: a permission this scenario's tags or steps need was refused
             pytest.skip(missing)
         # a disruptive scenario (it cordons a node) runs alone; the others share the cluster

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from .kube.client import Answer, Cluster, ClusterUnreachable
 from .kube.kinds import KUBEVIRT, NODE, STORAGECLASS
@@ -64,8 +64,10 @@ def _is_default(sc: dict[str, Any]) -> bool:
     return any(ann.get(a) == "true" for a in DEFAULT_CLASS_ANNOTATIONS)
 
 
-def check(cluster: Cluster, *, rwx_class: str | None = None, rwo_class: str | None = None) -> ClusterFacts:
-    """Raise :class:`Uncheckable` or return the facts and capabilities of the cluster."""
+def check(cluster: Cluster, *, rwx_class: str | None = None, rwo_class: str | None = None,
+          options: Iterable[str] = ()) -> ClusterFacts:
+    """Raise :class:`Uncheckable` or return the facts and capabilities of the cluster; ``options``: the
+    run's ``opt:`` needs (:func:`permissions.run_needs`), for the rows only those options need."""
     facts = ClusterFacts(backend=cluster.backend, host=cluster.host)
     try:
         ans = cluster.call("GET", "/version", timeout=10)
@@ -73,23 +75,16 @@ def check(cluster: Cluster, *, rwx_class: str | None = None, rwo_class: str | No
             raise _fail(ans, "reading /version")
         facts.kubernetes_version = str((ans.body or {}).get("gitVersion", ""))
         _check_kubevirt(cluster, facts)
-        _check_permissions(cluster, facts)
+        _check_permissions(cluster, facts, options)
         run_missing = missing_reason(facts.missing_permissions, [RUN])
         if run_missing:  # the run's own reads would be refused: every scenario skips, naming the permission
             facts.capabilities["vm"] = Capability(False, run_missing)
             return facts
         _check_nodes(cluster, facts)
         _check_storage(cluster, facts, rwx_class, rwo_class)
-        check_maintenance_permissions(cluster, facts)  # pods/eviction, nodes (preflight_maintenance.py)
     except ClusterUnreachable as exc:
         raise Uncheckable(f"cannot reach the cluster at {exc}") from None
     return facts
-
-
-def check_maintenance_permissions(cluster: Cluster, facts: ClusterFacts) -> None:
-    from .preflight_maintenance import check_permissions
-
-    check_permissions(cluster, facts)
 
 
 def _check_kubevirt(cluster: Cluster, facts: ClusterFacts) -> None:
@@ -139,9 +134,11 @@ def _check_storage(cluster: Cluster, facts: ClusterFacts, rwx: str | None, rwo: 
             facts.capabilities[cap] = Capability(True)
 
 
-def _check_permissions(cluster: Cluster, facts: ClusterFacts) -> None:
-    """One SelfSubjectAccessReview per verb of every row of the permissions table (cluster-wide)."""
-    for perm in TABLE:
+def _check_permissions(cluster: Cluster, facts: ClusterFacts, options: Iterable[str] = ()) -> None:
+    """One SelfSubjectAccessReview per verb of every row of the permissions table the run may need
+    (cluster-wide): a row needed only under options the run does not use is not asked."""
+    options = set(options)
+    for perm in (p for p in TABLE if p.asked(options)):
         for verb in perm.verbs:
             body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
                     "spec": {"resourceAttributes": {"verb": verb, "group": perm.group, "resource": perm.plural,
