@@ -147,8 +147,13 @@ def test_vmconform_cleanup_uncordons_the_node_of_a_killed_run(stuck: Path, tmp_p
     assert cordoned(emulator) == [] and marked(emulator) == []
 
 
-def test_a_missing_eviction_permission_skips_exactly_the_scenarios_that_evict(tmp_path: Path) -> None:
-    """The API server answers SelfSubjectAccessReviews: everything is allowed but ``create pods/eviction``."""
+@pytest.mark.parametrize("denied,skipped", [
+    (("pods", "eviction", "create"), "evicting"),
+    (("nodes", "", "patch"), "draining"),
+], ids=["pods-eviction", "nodes-patch"])
+def test_a_missing_permission_skips_exactly_the_scenarios_that_need_it(denied: tuple[str, str, str], skipped: str,
+                                                                       tmp_path: Path) -> None:
+    """The API server answers SelfSubjectAccessReviews: everything is allowed but one permission."""
     from aiohttp import web
 
     from vmconform.emulator import EmulatedCluster, Options
@@ -156,8 +161,8 @@ def test_a_missing_eviction_permission_skips_exactly_the_scenarios_that_evict(tm
     async def review(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         attrs = (body.get("spec") or {}).get("resourceAttributes") or {}
-        allowed = (attrs.get("resource"), attrs.get("subresource")) != ("pods", "eviction")
-        return web.json_response({**body, "status": {"allowed": allowed}}, status=201)
+        asked = (attrs.get("resource"), attrs.get("subresource") or "", attrs.get("verb"))
+        return web.json_response({**body, "status": {"allowed": asked != denied}}, status=201)
 
     with EmulatedCluster(Options(nodes=2), kubeconfig_path=tmp_path / "kubeconfig") as c:
         assert c.emulator is not None
@@ -166,9 +171,11 @@ def test_a_missing_eviction_permission_skips_exactly_the_scenarios_that_evict(tm
         code, out = run(tmp_path / "kubeconfig", tmp_path / "r", "-k", EVICTIONS_K, "--allow-disruptive")
     assert code == exitcodes.INCOMPLETE, out[-3000:]
     statuses = {t: (b["status"], b["reason"]) for t, b in summary(tmp_path / "r").items()}
-    evicting = {t for t, b in statuses.items() if "evict" in t.lower() or t == DRAIN}
+    evicting = {t for t in statuses if "evict" in t.lower() or t == DRAIN}
     assert len(evicting) == 4, statuses
-    for title in evicting:
-        assert statuses[title] == (verdict.NOT_VERIFIED, "missing permission: create pods/eviction"), title
-    others = {t: s for t, s in statuses.items() if t not in evicting}
+    expected = evicting if skipped == "evicting" else {DRAIN}
+    what = f"{denied[2]} {denied[0]}" + (f"/{denied[1]}" if denied[1] else "")
+    for title in expected:
+        assert statuses[title] == (verdict.NOT_VERIFIED, f"missing permission: {what}"), title
+    others = {t: s for t, s in statuses.items() if t not in expected}
     assert others and all(s == verdict.VERIFIED for s, _ in others.values()), others
