@@ -90,6 +90,7 @@ def check(cluster: Cluster, *, rwx_class: str | None = None, rwo_class: str | No
         _check_nodes(cluster, facts)
         _check_storage(cluster, facts, rwx_class, rwo_class)
         _check_permissions(cluster, facts)
+        __import__("vmconform.preflight_cdi").preflight_cdi.check(cluster, facts)  # CDI, instance types
     except ClusterUnreachable as exc:
         raise Uncheckable(f"cannot reach the cluster at {exc}") from None
     return facts

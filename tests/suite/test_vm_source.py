@@ -130,3 +130,37 @@ def test_lab_on_a_boot_source_is_conformant(extra: list[str], tmp_path: Path) ->
     assert proc.returncode == 0 and summary["verdict"] == "conformant", proc.stdout[-3000:] + proc.stderr[-2000:]
     for b in summary["behaviours"]:  # every scenario's VM booted from its own DataVolume clone
         assert "DataVolume vm-root provisioning" in (b.get("transitions") or {}), b["id"]
+
+
+def test_missing_boot_source_is_one_line_exit_3(tmp_path: Path) -> None:
+    with EmulatedCluster(Options(), kubeconfig_path=tmp_path / "kc") as c:
+        proc = vmconform("run", "--kubeconfig", str(c.kubeconfig_path), "--report-dir", str(tmp_path / "r"),
+                         "--no-html", "--vm-source", f"datasource:{BOOT}/nosuch")
+    assert proc.returncode == exitcodes.CLUSTER_UNCHECKABLE, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"--vm-source datasource:{BOOT}/nosuch: the DataSource {BOOT}/nosuch does not exist" in lines[0]
+
+
+def test_preflight_reports_boot_sources_and_instancetypes(tmp_path: Path) -> None:
+    from vmconform.preflight import check
+
+    with EmulatedCluster(Options(), kubeconfig_path=tmp_path / "kc") as c:
+        cluster = Cluster.from_kubeconfig(c.kubeconfig_path, backend="emulated")
+        try:
+            facts = check(cluster)
+        finally:
+            cluster.close()
+    caps = facts.capabilities
+    assert caps["boot-sources"].ok and f"{BOOT}/fedora" in caps["boot-sources"].reason
+    assert f"--vm-source datasource:{BOOT}/fedora is the natural choice here" in caps["boot-sources"].reason
+    assert caps["datavolume"].ok and caps["instancetypes"].ok and "u1.small" in caps["instancetypes"].reason
+
+
+def test_natural_source_prefers_openshift_boot_sources() -> None:
+    from vmconform.preflight_cdi import natural_source
+
+    assert natural_source([("kubevirt-os-images", "fedora"), ("openshift-virtualization-os-images", "rhel9"),
+                           ("openshift-virtualization-os-images", "centos-stream9")]) == \
+        ("openshift-virtualization-os-images", "centos-stream9")
+    assert natural_source([]) is None
