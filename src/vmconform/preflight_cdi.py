@@ -48,21 +48,22 @@ def _allowed(cluster: Cluster, verb: str, resource: str, sub: str = "", namespac
 
 
 def check(cluster: Cluster, facts: Any) -> None:
-    """Fill the ``boot-sources``, ``instancetypes`` and ``datavolume`` capabilities."""
+    """Fill the ``boot-sources``, ``instancetypes`` and ``datavolume`` capabilities (when the APIs are served)."""
     from .preflight import Capability
 
     ans = cluster.call("GET", DATASOURCE.collection(None))
-    if not ans.ok:
-        why = ("CDI is not installed: the cdi.kubevirt.io/v1beta1 API is not served" if ans.code == 404
-               else f"DataSources cannot be listed: {ans.describe()}")
-        facts.capabilities["boot-sources"] = facts.capabilities["datavolume"] = Capability(False, why)
+    if ans.code == 404:
+        pass  # no CDI: nothing to report (a containerDisk run needs none; require_source stops a run that does)
+    elif not ans.ok:
+        facts.capabilities["boot-sources"] = facts.capabilities["datavolume"] = Capability(
+            False, f"DataSources cannot be listed: {ans.describe()}")
     else:
         ready = sorted((d["metadata"].get("namespace", ""), d["metadata"]["name"])
                        for d in ans.body.get("items") or [] if _ready(d))
         best = natural_source(ready)
         listed = ", ".join(f"{ns}/{n}" for ns, n in ready) or "none"
-        facts.capabilities["boot-sources"] = Capability(
-            bool(ready), f"Ready DataSources: {listed}" + (f"; --vm-source datasource:{best[0]}/{best[1]} is the "
+        facts.capabilities["boot-sources"] = Capability(  # information: a containerDisk run needs none
+            True, f"Ready DataSources: {listed}" + (f"; --vm-source datasource:{best[0]}/{best[1]} is the "
                                                            f"natural choice here" if best else ""))
         missing = [] if _allowed(cluster, "create", "datavolumes") else ["create datavolumes"]
         for ns in sorted({ns for ns, _ in ready}):
@@ -75,11 +76,11 @@ def check(cluster: Cluster, facts: Any) -> None:
     if types.ok and prefs.ok:
         names = sorted(i["metadata"]["name"] for i in types.body.get("items") or [])
         pnames = sorted(p["metadata"]["name"] for p in prefs.body.get("items") or [])
-        facts.capabilities["instancetypes"] = Capability(
-            bool(names), f"{len(names)} cluster instance types ({', '.join(n for n in names if n.startswith('u1.'))}"
+        facts.capabilities["instancetypes"] = Capability(  # information: --vm-memory runs need none
+            True, f"{len(names)} cluster instance types ({', '.join(n for n in names if n.startswith('u1.'))}"
                          f"…), {len(pnames)} preferences")
-    else:
-        facts.capabilities["instancetypes"] = Capability(False, "instancetype.kubevirt.io is not served")
+    elif types.code != 404:
+        facts.capabilities["instancetypes"] = Capability(False, f"instance types cannot be listed: {types.describe()}")
 
 
 def require_source(cluster: Cluster, vm_source: str) -> str | None:
