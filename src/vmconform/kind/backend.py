@@ -26,6 +26,8 @@ from ..kube.kinds import KUBEVIRT, NODE, STORAGECLASS
 from ..kube.waits import WaitFailed, wait_for
 from ..preflight import Uncheckable
 from ..session import Settings
+from ..sources import parse as parse_source
+from .cdi import install_cdi, load_cdi_plan
 from .options import KindOptions, kind_options
 from .plan import InstallPlan, PlanError, load_plan
 from .prereq import PrerequisiteMissing, Tools, check_prerequisites
@@ -204,6 +206,11 @@ class KindSetup:
             self._install_kubevirt(cluster, client, plan)
             self._install_storage(cluster, plan)
             self._wait_ready(cluster, client, plan)
+            if parse_source(self.settings.vm_source).uses_data_volume:  # CDI and a boot source (kind/cdi.py)
+                install_cdi(lambda src: self._apply(cluster, src), client, load_cdi_plan(), self.progress,
+                            self.settings.timeout_scale)
+        except PlanError as exc:
+            raise KindSetupFailed(str(exc)) from None
         except (WaitFailed, ClusterUnreachable, ApiCallFailed) as exc:
             raise KindSetupFailed(str(exc).splitlines()[0]) from None
         finally:
