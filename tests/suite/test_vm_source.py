@@ -106,7 +106,7 @@ def test_cloud_init_sets_the_known_password_on_cloud_images() -> None:
     assert sources.login_hint("img", f"datasource:{BOOT}/fedora") == f"datasource:{BOOT}/fedora"
 
 
-def test_stuck_provisioning_fails_with_phase_and_progress(tmp_path: Path) -> None:
+def test_stuck_provisioning_fails_with_phase_and_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with EmulatedCluster(Options(faults=("import-stuck",)), kubeconfig_path=tmp_path / "kc") as c:
         cluster = Cluster.from_kubeconfig(c.kubeconfig_path, backend="emulated")
         try:
@@ -114,9 +114,10 @@ def test_stuck_provisioning_fails_with_phase_and_progress(tmp_path: Path) -> Non
             tmpl = sources.data_volume_template("d", sources.parse(f"datasource:{BOOT}/fedora"), {})
             cluster.create(DATAVOLUME, "p", {"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", **tmpl})
             with pytest.raises(WaitFailed) as err:
-                wait_data_volume(cluster, "p", "d", 1.5, echo=False)
-            assert "the VM's DataVolume d was not provisioned within 2 s: it is CloneInProgress 40.00%" \
+                wait_data_volume(cluster, "p", "d", 5.6)  # one progress line after 5 s
+            assert "the VM's DataVolume d was not provisioned within 6 s: it is CloneInProgress 40.00%" \
                 in str(err.value)
+            assert "vmconform: provisioning: DataVolume p/d CloneInProgress 40.00% 5 s / 6 s" in capsys.readouterr().err
         finally:
             cluster.close()
 
