@@ -104,3 +104,23 @@ def require_source(cluster: Cluster, vm_source: str) -> str | None:
     if not _ready(ans.body):
         return f"--vm-source {vm_source}: the DataSource is not Ready"
     return None
+
+
+def require_sizes(cluster: Cluster, instancetype: str | None, preference: str | None) -> str | None:
+    """Why ``--instancetype``/``--preference`` cannot be used on this cluster (one line), or None."""
+    for flag, name, path, what in (("--instancetype", instancetype, CLUSTER_INSTANCETYPES, "cluster instance type"),
+                                   ("--preference", preference, CLUSTER_PREFERENCES, "cluster preference")):
+        if not name:
+            continue
+        ans = cluster.call("GET", f"{path}/{name}")
+        if ans.code == 404:
+            return f"{flag} {name}: no {what} of that name on this cluster"
+        if not ans.ok:
+            return f"{flag} {name}: cannot read the {what}: {ans.describe()}"
+    return None
+
+
+def require(cluster: Cluster, settings: Any) -> str | None:
+    """What the run's VM options ask of the cluster and it lacks (one line), or None."""
+    return (require_source(cluster, getattr(settings, "vm_source", "containerdisk"))
+            or require_sizes(cluster, getattr(settings, "instancetype", None), getattr(settings, "preference", None)))

@@ -165,3 +165,12 @@ def test_natural_source_prefers_openshift_boot_sources() -> None:
                            ("openshift-virtualization-os-images", "centos-stream9")]) == \
         ("openshift-virtualization-os-images", "centos-stream9")
     assert natural_source([]) is None
+
+
+def test_unknown_instancetype_is_one_line_exit_3(tmp_path: Path) -> None:
+    with EmulatedCluster(Options(), kubeconfig_path=tmp_path / "kc") as c:
+        proc = vmconform("run", "--kubeconfig", str(c.kubeconfig_path), "--report-dir", str(tmp_path / "r"),
+                         "--no-html", "--instancetype", "u9.tiny")
+    assert proc.returncode == exitcodes.CLUSTER_UNCHECKABLE, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--instancetype u9.tiny: no cluster instance type of that name" in lines[0], proc.stderr
