@@ -34,6 +34,7 @@ DEMO_LOGINS = (
     Login("cirros", "gocubsgo", "cirros"),
     Login("root", None, "alpine"),
     Login("fedora", "fedora", "fedora"),
+    Login("cloud-user", "centos", "centos"),  # CentOS Stream cloud images: the password the suite's cloud-init sets
 )
 
 

@@ -17,6 +17,7 @@ from .labels import new_run_id, run_labels, text_id
 from .permissions import missing_reason, run_needs, scenario_needs
 from .preflight import Uncheckable, check, probe_rwx
 from .preflight_maintenance import disruptive_capability
+from .preflight_cdi import require
 from .session import Settings, SuiteSession, started_at
 from .stepcheck import check_scenario
 from .timeouts import CLUSTER_LOST_MIN_SECONDS, Timeouts
@@ -141,6 +142,8 @@ class SuiteController:
         except Exception as exc:  # noqa: BLE001 - the kubeconfig itself is bad
             raise Uncheckable(f"cannot use kubeconfig {path}: {str(exc).splitlines()[0]}") from None
         facts = check(cluster, rwx_class=s.rwx_class, rwo_class=s.rwo_class, options=run_needs(s.vm_source))
+        if (problem := require(cluster, s)) is not None:  # --vm-source, --instancetype, --preference
+            raise Uncheckable(problem)
         if s.rwx_class is None:  # the default class was taken: ask it for an RWX claim once
             probe_rwx(cluster, facts, run_labels(self.run_id), Timeouts(s.timeout_scale)["rwx_probe"])
         facts.capabilities["guest"] = guest_capability(s)

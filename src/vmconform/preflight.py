@@ -82,6 +82,9 @@ def check(cluster: Cluster, *, rwx_class: str | None = None, rwo_class: str | No
             return facts
         _check_nodes(cluster, facts)
         _check_storage(cluster, facts, rwx_class, rwo_class)
+        from .preflight_cdi import check as check_cdi  # here: preflight_cdi imports this module
+
+        check_cdi(cluster, facts)  # boot sources, instance types
     except ClusterUnreachable as exc:
         raise Uncheckable(f"cannot reach the cluster at {exc}") from None
     return facts

@@ -9,6 +9,7 @@ the DataVolume's phase and progress every few seconds while it moves.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any
 
@@ -43,18 +44,22 @@ def data_volume_names(vm: dict[str, Any]) -> list[str]:
 
 
 def wait_data_volume(cluster: Any, namespace: str, name: str, timeout: float, *, echo: bool = True) -> float:
-    """Until the DataVolume is populated; returns the seconds it took. WaitFailed names its phase and progress."""
+    """Until the DataVolume is populated; returns the seconds it took. WaitFailed names its phase and progress.
+
+    With ``echo`` a line with the DataVolume's phase and progress goes to stderr every PROGRESS_SECONDS
+    while the wait lasts (an import on a real cluster can take minutes)."""
     started = time.monotonic()
-    last_print = [started]
+    last = ["<not read yet>"]
+    finished = threading.Event()
+
+    def ticker() -> None:
+        while not finished.wait(PROGRESS_SECONDS):  # a progress line, not a wait for state
+            print(f"vmconform: provisioning: DataVolume {namespace}/{name} {last[0]} "
+                  f"{time.monotonic() - started:.0f} s / {timeout:.0f} s", file=sys.stderr, flush=True)
 
     def describe(obj: dict[str, Any] | None) -> str:
-        state = dv_state(obj)
-        now = time.monotonic()
-        if echo and now - last_print[0] >= PROGRESS_SECONDS:
-            last_print[0] = now
-            print(f"vmconform: provisioning: DataVolume {namespace}/{name} {state} "
-                  f"{now - started:.0f} s / {timeout:.0f} s", file=sys.stderr, flush=True)
-        return state
+        last[0] = dv_state(obj)
+        return last[0]
 
     def failed(obj: dict[str, Any] | None) -> str | None:
         phase = ((obj or {}).get("status") or {}).get("phase")
@@ -63,12 +68,17 @@ def wait_data_volume(cluster: Any, namespace: str, name: str, timeout: float, *,
     def done(obj: dict[str, Any] | None) -> bool:
         return ((obj or {}).get("status") or {}).get("phase") in DV_READY_PHASES
 
+    thread = threading.Thread(target=ticker, name=f"provisioning-{name}", daemon=True) if echo else None
+    if thread is not None:
+        thread.start()
     try:
         wait_for(cluster, DATAVOLUME, namespace, name, until=done, describe=describe, timeout=timeout,
                  what=f"DataVolume {name} provisioned", terminal=failed)
     except WaitFailed as exc:
         raise WaitFailed(f"the VM's DataVolume {name} was not provisioned within {timeout:.0f} s: it is "
                          f"{dv_state(exc.last)} (phase, progress); {exc}", exc.timeline, exc.last) from None
+    finally:
+        finished.set()
     return time.monotonic() - started
 
 

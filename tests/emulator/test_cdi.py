@@ -30,12 +30,19 @@ def _dv_body(name: str, storage: Obj | None = None, source_ref: str | None = "fe
     return body
 
 
-def _watch_dv(kv: Any, ns: str, name: str, until: Callable[[Obj], bool], timeout: int = 15) -> list[tuple[str, str]]:
-    """(phase, progress) as a watch shows them from the DataVolume's creation until ``until``."""
+def _rv(kv: Any, ns: str) -> str:
+    """The DataVolume list's resourceVersion now: a watch from it sees every later write."""
+    return str(kv.custom.list_namespaced_custom_object(CDI, V, ns, "datavolumes")["metadata"]["resourceVersion"])
+
+
+def _watch_dv(kv: Any, ns: str, name: str, until: Callable[[Obj], bool], timeout: int = 15,
+              rv: str = "0") -> list[tuple[str, str]]:
+    """(phase, progress) as a watch shows them from ``rv`` (the DataVolume's creation when taken before it;
+    "0": its state now) until ``until``."""
     seen: list[tuple[str, str]] = []
     w = watch.Watch()
     for ev in w.stream(kv.custom.list_namespaced_custom_object, CDI, V, ns, "datavolumes",
-                       field_selector=f"metadata.name={name}", resource_version="0", timeout_seconds=timeout):
+                       field_selector=f"metadata.name={name}", resource_version=rv, timeout_seconds=timeout):
         st = ev["object"].get("status") or {}
         pair = (st.get("phase", ""), st.get("progress", ""))
         if not seen or seen[-1] != pair:
@@ -65,17 +72,23 @@ def test_storage_profiles_per_class(kv: Any) -> None:
     assert profiles["shared-rwx"]["status"]["provisioner"] == "shared.csi.vmconform.io"
 
 
-def test_storage_profile_spec_overrides_status(kv: Any, ns: str) -> None:
-    wanted = [{"accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem"}]
-    kv.custom.patch_cluster_custom_object(CDI, V, "storageprofiles", "local-rwo", {"spec": {"claimPropertySets": wanted}})
+def _profile_status_becomes(kv: Any, name: str, wanted: list[Obj]) -> None:
     w = watch.Watch()
     for ev in w.stream(kv.custom.list_cluster_custom_object, CDI, V, "storageprofiles",
-                       field_selector="metadata.name=local-rwo", timeout_seconds=10):
-        if ev["object"]["status"]["claimPropertySets"] == wanted and ev["object"]["spec"].get("claimPropertySets"):
+                       field_selector=f"metadata.name={name}", timeout_seconds=10):
+        if ev["object"]["status"]["claimPropertySets"] == wanted:
             w.stop()
-            break
-    else:
-        raise AssertionError("the StorageProfile's spec did not reach its status")
+            return
+    raise AssertionError(f"StorageProfile {name}: status.claimPropertySets never became {wanted}")
+
+
+def test_storage_profile_spec_overrides_status(kv: Any) -> None:
+    known = [{"accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem"}]
+    wanted = [{"accessModes": ["ReadWriteOnce"], "volumeMode": "Block"}]
+    kv.custom.patch_cluster_custom_object(CDI, V, "storageprofiles", "local-rwo", {"spec": {"claimPropertySets": wanted}})
+    _profile_status_becomes(kv, "local-rwo", wanted)
+    kv.custom.patch_cluster_custom_object(CDI, V, "storageprofiles", "local-rwo", {"spec": {"claimPropertySets": None}})
+    _profile_status_becomes(kv, "local-rwo", known)  # back to what CDI knows of the provisioner
 
 
 def test_boot_sources_ready_at_start(kv: Any) -> None:
@@ -90,9 +103,10 @@ def test_boot_sources_ready_at_start(kv: Any) -> None:
 
 
 def test_clone_phases_progress_and_profile(kv: Any, ns: str) -> None:
+    rv = _rv(kv, ns)
     kv.custom.create_namespaced_custom_object(CDI, V, ns, "datavolumes",
                                               _dv_body("root", {"storageClassName": "shared-rwx-block"}))
-    seen = _watch_dv(kv, ns, "root", _succeeded)
+    seen = _watch_dv(kv, ns, "root", _succeeded, rv=rv)
     phases = [p for p, _ in seen if p]
     assert phases[0] == "Pending" and phases[-1] == "Succeeded"
     order = ["Pending", "CloneScheduled", "CloneInProgress", "Succeeded"]
@@ -153,9 +167,10 @@ def _vm_with_root(kv: Any, name: str, storage: Obj, run_strategy: str = "Always"
 
 
 def test_vm_provisions_its_data_volume_then_runs(kv: Any, ns: str) -> None:
+    rv = kv.rv("virtualmachines", ns)
     kv.custom.create_namespaced_custom_object("kubevirt.io", "v1", ns, "virtualmachines",
                                               _vm_with_root(kv, "vm", {"storageClassName": "shared-rwx-block"}))
-    statuses = kv.vm_statuses(ns, "vm", "0", lambda o: (o or {}).get("status", {}).get("printableStatus") == "Running"
+    statuses = kv.vm_statuses(ns, "vm", rv, lambda o: (o or {}).get("status", {}).get("printableStatus") == "Running"
                               and o["status"].get("ready") is True)
     assert statuses.index("Provisioning") < statuses.index("Running"), statuses
     assert "Starting" not in statuses[:statuses.index("Provisioning")]

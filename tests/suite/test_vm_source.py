@@ -106,7 +106,7 @@ def test_cloud_init_sets_the_known_password_on_cloud_images() -> None:
     assert sources.login_hint("img", f"datasource:{BOOT}/fedora") == f"datasource:{BOOT}/fedora"
 
 
-def test_stuck_provisioning_fails_with_phase_and_progress(tmp_path: Path) -> None:
+def test_stuck_provisioning_fails_with_phase_and_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with EmulatedCluster(Options(faults=("import-stuck",)), kubeconfig_path=tmp_path / "kc") as c:
         cluster = Cluster.from_kubeconfig(c.kubeconfig_path, backend="emulated")
         try:
@@ -114,9 +114,10 @@ def test_stuck_provisioning_fails_with_phase_and_progress(tmp_path: Path) -> Non
             tmpl = sources.data_volume_template("d", sources.parse(f"datasource:{BOOT}/fedora"), {})
             cluster.create(DATAVOLUME, "p", {"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", **tmpl})
             with pytest.raises(WaitFailed) as err:
-                wait_data_volume(cluster, "p", "d", 1.5, echo=False)
-            assert "the VM's DataVolume d was not provisioned within 2 s: it is CloneInProgress 40.00%" \
+                wait_data_volume(cluster, "p", "d", 5.6)  # one progress line after 5 s
+            assert "the VM's DataVolume d was not provisioned within 6 s: it is CloneInProgress 40.00%" \
                 in str(err.value)
+            assert "vmconform: provisioning: DataVolume p/d CloneInProgress 40.00% 5 s / 6 s" in capsys.readouterr().err
         finally:
             cluster.close()
 
@@ -130,3 +131,46 @@ def test_lab_on_a_boot_source_is_conformant(extra: list[str], tmp_path: Path) ->
     assert proc.returncode == 0 and summary["verdict"] == "conformant", proc.stdout[-3000:] + proc.stderr[-2000:]
     for b in summary["behaviours"]:  # every scenario's VM booted from its own DataVolume clone
         assert "DataVolume vm-root provisioning" in (b.get("transitions") or {}), b["id"]
+
+
+def test_missing_boot_source_is_one_line_exit_3(tmp_path: Path) -> None:
+    with EmulatedCluster(Options(), kubeconfig_path=tmp_path / "kc") as c:
+        proc = vmconform("run", "--kubeconfig", str(c.kubeconfig_path), "--report-dir", str(tmp_path / "r"),
+                         "--no-html", "--vm-source", f"datasource:{BOOT}/nosuch")
+    assert proc.returncode == exitcodes.CLUSTER_UNCHECKABLE, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"--vm-source datasource:{BOOT}/nosuch: the DataSource {BOOT}/nosuch does not exist" in lines[0]
+
+
+def test_preflight_reports_boot_sources_and_instancetypes(tmp_path: Path) -> None:
+    from vmconform.preflight import check
+
+    with EmulatedCluster(Options(), kubeconfig_path=tmp_path / "kc") as c:
+        cluster = Cluster.from_kubeconfig(c.kubeconfig_path, backend="emulated")
+        try:
+            facts = check(cluster)
+        finally:
+            cluster.close()
+    caps = facts.capabilities
+    assert caps["boot-sources"].ok and f"{BOOT}/fedora" in caps["boot-sources"].reason
+    assert f"--vm-source datasource:{BOOT}/fedora is the natural choice here" in caps["boot-sources"].reason
+    assert caps["datavolume"].ok and caps["instancetypes"].ok and "u1.small" in caps["instancetypes"].reason
+
+
+def test_natural_source_prefers_openshift_boot_sources() -> None:
+    from vmconform.preflight_cdi import natural_source
+
+    assert natural_source([("kubevirt-os-images", "fedora"), ("openshift-virtualization-os-images", "rhel9"),
+                           ("openshift-virtualization-os-images", "centos-stream9")]) == \
+        ("openshift-virtualization-os-images", "centos-stream9")
+    assert natural_source([]) is None
+
+
+def test_unknown_instancetype_is_one_line_exit_3(tmp_path: Path) -> None:
+    with EmulatedCluster(Options(), kubeconfig_path=tmp_path / "kc") as c:
+        proc = vmconform("run", "--kubeconfig", str(c.kubeconfig_path), "--report-dir", str(tmp_path / "r"),
+                         "--no-html", "--instancetype", "u9.tiny")
+    assert proc.returncode == exitcodes.CLUSTER_UNCHECKABLE, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--instancetype u9.tiny: no cluster instance type of that name" in lines[0], proc.stderr

@@ -205,6 +205,8 @@ def _preflight(args: argparse.Namespace) -> str | None:
     cluster = Cluster.from_kubeconfig(args.kubeconfig, args.context)  # checked by validate()
     try:
         check(cluster, rwx_class=args.rwx_storage_class, rwo_class=args.rwo_storage_class)
+        if (problem := __import__("vmconform.preflight_cdi").preflight_cdi.require(cluster, args)):
+            raise Uncheckable(problem)
     except Uncheckable as exc:
         return f"cluster could not be checked: {exc}"
     finally:

@@ -55,6 +55,12 @@ PROFILES: dict[str, Profile] = {
         ("Fedora Linux 39 (Cloud Edition)", "Kernel 6.5.6-300.fc39.x86_64 on an x86_64 (ttyS0)"),
         "6.5.6-300.fc39.x86_64", "[{user}@{host} ~]$ ", "[root@{host} fedora]# ",
     ),
+    # a CentOS Stream cloud image: its default user cloud-user, password set by the VM's cloud-init
+    "centos": Profile(
+        "centos", "cloud-user", "centos",
+        ("CentOS Stream 9", "Kernel 5.14.0-570.el9.x86_64 on an x86_64"),
+        "5.14.0-570.el9.x86_64", "[{user}@{host} ~]$ ", "[root@{host} cloud-user]# ",
+    ),
     "generic": Profile(
         "generic", "root", None, ("Welcome to Linux",), "6.1.0-generic", "{host}:~$ ", "{host}:~# "
     ),
@@ -64,7 +70,7 @@ PROFILES: dict[str, Profile] = {
 def profile_for(image: str) -> Profile:
     """The profile for a containerDisk image (substring match, case-insensitive)."""
     low = image.lower()
-    for key in ("cirros", "alpine", "fedora"):
+    for key in ("cirros", "alpine", "fedora", "centos"):
         if key in low:
             return PROFILES[key]
     return PROFILES["generic"]

@@ -31,6 +31,8 @@ from ..preflight import Uncheckable
 from ..session import Settings
 from .kubevirt_cr import describe_kubevirt, kubevirt_ready, render_cr, write_cr
 from .nodecheck import NodeCheckFailed, check_nodes
+from ..sources import parse as parse_source
+from .cdi import install_cdi, load_cdi_plan
 from .options import KindOptions, kind_options
 from .plan import InstallPlan, PlanError, Rollout, load_plan
 from .prereq import CACHE_ROOT, PrerequisiteMissing, Tools, check_prerequisites
@@ -220,6 +222,11 @@ class KindSetup:
             self._install_kubevirt(cluster, plan)
             self._install_storage(cluster, plan)
             self._wait_ready(cluster, client, plan)
+            if parse_source(self.settings.vm_source).uses_data_volume:  # CDI and a boot source (kind/cdi.py)
+                install_cdi(lambda src: self._apply(cluster, src), client, load_cdi_plan(), self.progress,
+                            self.settings.timeout_scale)
+        except PlanError as exc:
+            raise KindSetupFailed(str(exc)) from None
         except (WaitFailed, ClusterUnreachable, ApiCallFailed) as exc:
             raise KindSetupFailed(str(exc).splitlines()[0]) from None
         except StorageNotReady as exc:
