@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -121,15 +122,22 @@ def run(args: argparse.Namespace, argv: list[str], report_dir: Path) -> int:
         log.close()
     print(f"vmconform: fleet of {len(found)} clusters: " + ", ".join(t.name for t in found)
           + f"; each cluster's output in {report_dir}/<cluster>/run.log", flush=True)
+
+    def forward(signum: int, _frame: Any) -> None:
+        # SIGTERM/SIGHUP sent to this process only (how CI cancels): each run cleans up as on its own
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         for t, proc in procs:
-            t.exit_code = proc.wait()
+            t.exit_code = _wait(proc)
             _read(t)
             print(f"vmconform: {t.name}: {describe(t)}", flush=True)
-    except KeyboardInterrupt:  # the children got the same signal (one process group): let them clean up
-        for t, proc in procs:
-            t.exit_code = proc.wait()
-            _read(t)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     doc = fleet_summary(found, time.monotonic() - started)
     (report_dir / "summary.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     table = markdown(doc)
@@ -138,6 +146,15 @@ def run(args: argparse.Namespace, argv: list[str], report_dir: Path) -> int:
     print(f"vmconform: fleet verdict {doc['verdict']} (worst exit code {doc['exit_code']}); "
           f"summary {report_dir / 'summary.md'}", flush=True)
     return int(doc["exit_code"])
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> int:
+    """The child's exit code; Ctrl-C reaches the children too (one process group): keep waiting for them."""
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def _read(t: Target) -> None:

@@ -93,3 +93,48 @@ def test_contexts_of_one_kubeconfig_and_an_uncheckable_one(clusters: list[Path],
 def test_a_fleet_that_cannot_be_formed_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     out = vmconform("run", *args, "--report-dir", str(tmp_path / "r"))
     assert out.returncode == 4 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
+
+def test_sigterm_to_the_fleet_reaches_every_cluster_run(clusters: list[Path], tmp_path: Path) -> None:
+    """CI cancels by SIGTERM to the fleet process alone: each cluster's run is interrupted and cleans up."""
+    import signal
+    import threading
+
+    from vmconform.kube.client import Cluster
+    from vmconform.kube.kinds import NAMESPACE
+    from vmconform.labels import run_selector
+
+    def namespaces(kc: Path) -> list[str]:
+        cluster = Cluster.from_kubeconfig(kc)
+        try:
+            return [n["metadata"]["name"] for n in cluster.list(NAMESPACE, labels=run_selector())[0]]
+        finally:
+            cluster.close()
+
+    report = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "vmconform", "run", "--kubeconfig", str(clusters[0]),
+                             "--kubeconfig", str(clusters[1]), "--no-html", "--report-dir", str(report),
+                             "-k", "stop_reaches_stopped"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        gate = threading.Event()
+        for _ in range(1200):  # both runs have created something (their Lease namespace at least)
+            if all(namespaces(k) for k in clusters[:2]):
+                break
+            gate.wait(0.1)
+        else:
+            raise AssertionError("the cluster runs did not start")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out[-2000:] + err[-2000:]
+    doc = json.loads((report / "summary.json").read_text())
+    assert {c["exit_code"] for c in doc["clusters"]} == {143}
+    gate = threading.Event()
+    for _ in range(600):
+        if not any(namespaces(k) for k in clusters[:2]):
+            break
+        gate.wait(0.1)
+    assert not any(namespaces(k) for k in clusters[:2]), "an interrupted run left its namespaces"
