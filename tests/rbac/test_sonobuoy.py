@@ -30,7 +30,7 @@ def test_the_plugin_is_a_junit_job_plugin_mounting_the_results_dir() -> None:
     assert set(doc) <= {"sonobuoy-config", "spec", "podSpec", "extra-volumes", "config-map"}
     config = doc["sonobuoy-config"]
     assert config["driver"] == "Job" and config["plugin-name"] == "vmconform"
-    assert config["result-format"] == "junit" and config["result-files"] == ["junit.xml"]
+    assert config["result-format"] == "junit" and config["result-files"] == ["behaviours.xml"]
     spec = doc["spec"]
     assert spec["name"] and spec["image"]
     assert {"mountPath": RESULTS, "name": "results"} in spec["volumeMounts"]
@@ -66,9 +66,29 @@ def test_the_plugin_container_writes_junit_and_the_done_file(cluster: tuple[Emul
     assert done.is_file(), "no done file: Sonobuoy's worker would wait until its timeout"
     sent = Path(done.read_text().strip())
     assert sent.is_dir() and results in sent.parents  # a directory: the worker sends it as a tarball
-    junit = ET.parse(sent / "junit.xml").getroot()
+    assert (sent / "junit.xml").is_file()
+    junit = ET.parse(sent / plugin()["sonobuoy-config"]["result-files"][0]).getroot()
     cases = {case.get("name"): case for case in junit.iter("testcase")}
-    assert len(cases) == 2, list(cases)
+    assert set(cases) == {"[lab 2.1 step 4] Stop reaches Stopped", "[lab 2.1 step 5] A stopped VM offers only Start"}
     assert all(case.find("failure") is None and case.find("error") is None and case.find("skipped") is None
                for case in cases.values())
     assert (sent / "summary.json").is_file() and (sent / "exit-code").read_text().strip() == "0"
+
+
+def test_the_behaviour_junit_marks_violations_and_skips_with_their_reasons() -> None:
+    from vmconform.cli.incluster_cmd import behaviour_junit
+
+    xml = behaviour_junit({"verdict": "not-conformant", "behaviours": [
+        {"id": "a", "title": "Stop reaches Stopped", "lab_section": "2.1", "lab_steps": ["4"], "status": "violated",
+         "reason": "the VM stayed Running"},
+        {"id": "b", "title": "Migrate", "lab_section": "2.2", "lab_steps": ["1"], "status": "not-verified",
+         "reason": "missing permission: update virtualmachines/migrate (subresources.kubevirt.io)"},
+        {"id": "c", "title": "Unpause", "lab_section": "2.1", "lab_steps": ["8"], "status": "verified"}]})
+    suite = ET.fromstring(xml).find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "1", "1")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    failure = cases["[lab 2.1 step 4] Stop reaches Stopped"].find("failure")
+    assert failure is not None and failure.get("message") == "the VM stayed Running"
+    skipped = cases["[lab 2.2 step 1] Migrate"].find("skipped")
+    assert skipped is not None and skipped.get("message", "").startswith("missing permission: update virtualmachines/migrate")
+    assert list(cases["[lab 2.1 step 8] Unpause"]) == []

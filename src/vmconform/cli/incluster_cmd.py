@@ -28,6 +28,7 @@ from . import exitcodes
 BEGIN = "----- BEGIN VMCONFORM RESULTS -----"
 END = "----- END VMCONFORM RESULTS -----"
 EXIT_FILE = "exit-code"
+BEHAVIOURS_XML = "behaviours.xml"  # JUnit by lab behaviour (Sonobuoy reads this one)
 NAME = "vmconform"
 DEFAULT_IMAGE = f"vmconform:{__version__}"
 SONOBUOY_RESULTS_DIR = "/tmp/sonobuoy/results"  # sonobuoy pkg/plugin/constants.go ResultsDir @ v0.57.5
@@ -139,6 +140,9 @@ def job(args: argparse.Namespace) -> int:
     code = cli_main(["run", "--kubeconfig", str(kubeconfig), "--no-html", "--report-dir", str(report_dir),
                      *args.run_args])
     (report_dir / EXIT_FILE).write_text(f"{code}\n")
+    summary = report_dir / "summary.json"
+    if summary.is_file():
+        (report_dir / BEHAVIOURS_XML).write_text(behaviour_junit(json.loads(summary.read_text())))
     if args.sonobuoy:
         # the worker waits for <results dir>/done naming what to send; a directory is sent as a tarball
         (results / "done").write_text(str(report_dir))
@@ -148,6 +152,30 @@ def job(args: argparse.Namespace) -> int:
     print(_pack(report_dir))
     print(END, flush=True)
     return code
+
+
+def behaviour_junit(summary: dict[str, Any]) -> str:
+    """JUnit with one test case per lab behaviour, named as the lab names it (what `sonobuoy results`
+    lists): violated → failure, not verified → skipped, each with its reason."""
+    import xml.etree.ElementTree as ET
+
+    behaviours = summary.get("behaviours") or []
+    suite = ET.Element("testsuite", name="vmconform", tests=str(len(behaviours)),
+                       failures=str(sum(1 for b in behaviours if b.get("status") == "violated")),
+                       skipped=str(sum(1 for b in behaviours if b.get("status") not in ("verified", "violated"))))
+    for b in behaviours:
+        steps = ", ".join(b.get("lab_steps") or [])
+        where = f"lab {b.get('lab_section')}" + (f" step {steps}" if steps else "") if b.get("lab_section") else "lab"
+        case = ET.SubElement(suite, "testcase", classname=f"vmconform.{where}", name=f"[{where}] {b.get('title')}",
+                             time=str(b.get("duration_seconds") or 0))
+        reason = str(b.get("reason") or "")
+        if b.get("status") == "violated":
+            ET.SubElement(case, "failure", message=reason.splitlines()[0] if reason else "violated").text = reason
+        elif b.get("status") != "verified":
+            ET.SubElement(case, "skipped", message=reason or str(b.get("status")))
+    root = ET.Element("testsuites", name=f"vmconform: {summary.get('verdict')}")
+    root.append(suite)
+    return ET.tostring(root, encoding="unicode") + "\n"
 
 
 # ------------------------------------------------------------------ collect
