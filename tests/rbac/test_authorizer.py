@@ -159,3 +159,29 @@ def test_the_migrate_permission_follows_the_release(tmp_path: Any, version: str,
         kv = client_for(c, "kv")
         assert can(kv, "update", "virtualmachines", "subresources.kubevirt.io", "migrate")["allowed"] is not migrate_role
         assert (client_for(c).get(CLUSTERROLES, None, "kubevirt.io:migrate") is not None) is migrate_role
+
+
+def test_kubectl_creates_roles_and_bindings_its_typed_way(rbac_bare: EmulatedCluster) -> None:
+    """kubectl create role/rolebinding/clusterrolebinding send protobuf; the binding then grants."""
+    kc = str(rbac_bare.kubeconfig_path)
+
+    def k(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["kubectl", "--kubeconfig", kc, *args], capture_output=True, text=True, timeout=60)
+
+    assert k("create", "namespace", "team-c").returncode == 0
+    made = k("-n", "team-c", "create", "role", "starter", "--verb=get", "--resource=pods", "--resource-name=p1")
+    assert made.returncode == 0, made.stderr
+    bound = k("-n", "team-c", "create", "rolebinding", "starter", "--role=starter", "--user=viewer")
+    assert bound.returncode == 0, bound.stderr
+    role = client_for(rbac_bare).get(ROLES, "team-c", "starter") or {}
+    assert role["rules"] == [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods"], "resourceNames": ["p1"]}]
+    nobody = client_for(rbac_bare, "nobody")
+    assert can(nobody, "get", "pods", namespace="team-c", name="p1")["allowed"] is False
+    rebound = k("-n", "team-c", "create", "rolebinding", "nobody-starter", "--role=starter", "--user=nobody")
+    assert rebound.returncode == 0, rebound.stderr
+    assert can(nobody, "get", "pods", namespace="team-c", name="p1")["allowed"] is True
+    assert can(nobody, "get", "pods", namespace="team-c", name="p2")["allowed"] is False
+    viewer = client_for(rbac_bare, "viewer")
+    crb = k("create", "clusterrolebinding", "viewer-edits", "--clusterrole=edit", "--user=viewer")
+    assert crb.returncode == 0, crb.stderr
+    assert can(viewer, "create", "pods", namespace="team-c")["allowed"] is True

@@ -1,9 +1,9 @@
 """The suite on the emulated cluster with a token bound only to the ClusterRole made from the permissions
 table: conformant; and with one row taken away, exactly the scenarios needing it are skipped, naming it.
 
-One rule removed per run costs a suite run each, so the runs take one representative row per kind of
-need (the rows that share a ``needed_by`` with it are covered at the preflight level in
-test_permissions.py) and select the scenarios expected to skip plus one that must still pass.
+One rule of each kind of need is removed in a run of its own; to keep CI time modest each such run
+selects (``-k``) the scenarios expected to skip plus one that must still pass (test_permissions.py checks, for every rule,
+the preflight's answer and the skip decision over all scenarios).
 """
 
 from __future__ import annotations
@@ -46,12 +46,13 @@ def source_of(index: int) -> str:
 
 
 def representatives() -> list[int]:
-    """The first row of each ``needed_by``; of the rows needed only with a ``--vm-source`` option, the first
-    needed by every scenario of such a run and the first needed with a step too (``do:claim+opt:…``)."""
-    seen: set[tuple[str, ...]] = set()
+    """The rows removed one at a time in a whole run (CI time): the first row of each ``needed_by``; of the
+    rows needed only with a ``--vm-source`` option, the first needed by every scenario of such a run and the
+    first needed with a step too (``do:claim+opt:…``). test_permissions.py checks every row's skip decision."""
+    seen: set[object] = set()
     out = []
     for i, p in enumerate(TABLE):
-        kind = p.needed_by
+        kind: object = p.needed_by
         if not p.asked(()):
             kind = ("opt", "+" in "".join(p.needed_by))
         if kind not in seen:

@@ -29,12 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
         from . import steps_cmd
 
         steps_cmd.add_parser(sub)
+        from . import incluster_cmd
+
+        incluster_cmd.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # a fleet run passes the options on to each cluster
     if not getattr(args, "func", None):
         parser.print_help()
         return USAGE

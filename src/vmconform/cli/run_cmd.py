@@ -14,6 +14,7 @@ from .. import optcheck, signals, verdict
 from ..backends import BACKENDS
 from ..emulator.kubevirt.timing import ADVERSARIAL, random_seed
 from ..features import LANGS
+from ..fleet import Many
 from ..session import KEEP_CHOICES, Settings
 from ..timeouts import parse_scale
 from . import exitcodes
@@ -38,8 +39,9 @@ def project_root() -> Path:
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cluster", default="emulated", help="emulated (default) or kind")
-    p.add_argument("--kubeconfig", default=None, help="run against the real cluster of this kubeconfig")
-    p.add_argument("--context", default=None, help="kubeconfig context")
+    p.add_argument("--kubeconfig", default=None, action=Many,
+                   help="run against the real cluster of this kubeconfig (several: a fleet run, src/vmconform/fleet.py)")
+    p.add_argument("--context", default=None, action=Many, help="kubeconfig context (several: a fleet run)")
 
 
 def add_parsers(sub: Any) -> None:
@@ -273,6 +275,10 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import fleet
+
+    if fleet.wanted(args):  # several clusters: a process each (fleet.py)
+        return run_fleet(args)
     problem = validate(args)
     if problem:
         return _fail(problem, exitcodes.USAGE)
@@ -348,6 +354,22 @@ def run(args: argparse.Namespace) -> int:
     return VERDICT_EXIT[summary["verdict"]]
 
 
+def run_fleet(args: argparse.Namespace) -> int:
+    from .. import fleet
+
+    found, problem = fleet.targets(args)
+    for t in found:
+        problem = problem or kubeconfig_problem(t.kubeconfig, t.context)
+    if not problem and found:
+        args.kubeconfig, args.context = found[0].kubeconfig, found[0].context
+        problem = validate(args)  # the other options, once
+    if problem:
+        return _fail(problem, exitcodes.USAGE)
+    report_dir = Path(args.report_dir).resolve()
+    report_dir.mkdir(parents=True, exist_ok=True)
+    return fleet.run(args, list(getattr(args, "argv", None) or sys.argv[1:]), report_dir)
+
+
 def _build_html(report_dir: Path, root: Path) -> None:
     try:
         from ..report.html import build_html
@@ -365,6 +387,8 @@ def cleanup(args: argparse.Namespace) -> int:
     if not args.kubeconfig:
         return _fail("cleanup needs --kubeconfig PATH (the emulated cluster keeps nothing between runs)",
                      exitcodes.USAGE)
+    if len(getattr(args, "kubeconfig_all", None) or []) > 1 or len(getattr(args, "context_all", None) or []) > 1:
+        return _fail("cleanup takes one --kubeconfig and one --context", exitcodes.USAGE)
     problem = kubeconfig_problem(args.kubeconfig, args.context)
     if problem:
         return _fail(problem, exitcodes.USAGE)

@@ -34,6 +34,8 @@ _PB_SELECTOR: PbSchema = {1: ("matchLabels", _MAP), 2: ("matchExpressions[]", {
     1: ("key", _STR), 2: ("operator", _STR), 3: ("values[]", _STR)})}
 _PB_OBJREF: PbSchema = {1: ("kind", _STR), 2: ("namespace", _STR), 3: ("name", _STR), 4: ("uid", _STR),
                         5: ("apiVersion", _STR)}
+_PB_RULE: PbSchema = {1: ("verbs[]", _STR), 2: ("apiGroups[]", _STR), 3: ("resources[]", _STR),
+                      4: ("resourceNames[]", _STR), 5: ("nonResourceURLs[]", _STR)}
 # Field numbers from k8s.io/api core/v1 and policy/v1 generated.proto (kubectl create configmap/secret/
 # service/serviceaccount/poddisruptionbudget send these kinds as protobuf).
 _PB_KINDS: dict[str, PbSchema] = {
@@ -61,6 +63,14 @@ _PB_KINDS: dict[str, PbSchema] = {
                                    4: ("version", _STR), 5: ("resource", _STR), 6: ("subresource", _STR),
                                    7: ("name", _STR)}),
         2: ("nonResourceAttributes", {1: ("path", _STR), 2: ("verb", _STR)})})},
+    # rbac/v1 generated.proto (kubectl create role|clusterrole|rolebinding|clusterrolebinding)
+    **{kind: {1: ("metadata", _PB_META), 2: ("rules[]", _PB_RULE),
+              **({3: ("aggregationRule", {1: ("clusterRoleSelectors[]", _PB_SELECTOR)})} if kind == "ClusterRole" else {})}
+       for kind in ("Role", "ClusterRole")},
+    **{kind: {1: ("metadata", _PB_META),
+              2: ("subjects[]", {1: ("kind", _STR), 2: ("apiGroup", _STR), 3: ("name", _STR), 4: ("namespace", _STR)}),
+              3: ("roleRef", {1: ("apiGroup", _STR), 2: ("kind", _STR), 3: ("name", _STR)})}
+       for kind in ("RoleBinding", "ClusterRoleBinding")},
 }
 
 

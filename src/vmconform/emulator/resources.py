@@ -318,6 +318,17 @@ DAEMONSETS = ResourceType(
     ),
 )
 
+# stored and served only (no Job controller): `vmconform manifests` applies one (dry run) in tests
+JOBS = ResourceType(
+    "batch", "v1", "jobs", "job", "Job", True, categories=("all",),
+    columns=(
+        Column("Status", "string", lambda o: "Complete" if dig(o, "status", "succeeded") else "Running"),
+        Column("Completions", "string", lambda o: f"{dig(o, 'status', 'succeeded', default=0)}/"
+                                                  f"{dig(o, 'spec', 'completions', default=1)}"),
+        AGE,
+    ),
+)
+
 KUBEVIRT_GROUP = "kubevirt.io"
 
 VMS = ResourceType(
@@ -359,6 +370,7 @@ KUBEVIRTS = ResourceType(
 ALL: tuple[ResourceType, ...] = (
     NAMESPACES, NODES, PODS, EVENTS, PVCS, PVS, CONFIGMAPS, SECRETS, SERVICES, SERVICEACCOUNTS,
     STORAGECLASSES, LEASES, PDBS, DEPLOYMENTS, REPLICASETS, DAEMONSETS, VMS, VMIS, VMIMS, KUBEVIRTS,
+    JOBS,
 )
 
 
