@@ -44,6 +44,25 @@ SECTION_TITLES = {"2.1": "2.1 VM control", "2.2": "2.2 Live migration"}
 SECTION_TITLES_KO = {"2.1": "2.1 가상머신 제어", "2.2": "2.2 가상머신 라이브 마이그레이션"}
 
 
+def _number(text: str) -> tuple[float, ...]:
+    """``2.10`` → (2, 10): lab numbers compare as numbers; anything else after every number."""
+    parts = text.split(".")
+    if not text or not all(part.isdigit() for part in parts):
+        return (float("inf"),)
+    return tuple(float(part) for part in parts)
+
+
+def lab_order(section: str, steps: Iterable[str], language: str = "en", title: str = "") -> tuple[Any, ...]:
+    """The lab's order: section (the English feature before its translations), then its first step, title last."""
+    numbers = sorted(_number(s) for s in steps) or [(float("inf"),)]
+    return (_number(section), language != "en", language, numbers[0], title)
+
+
+def behaviour_order(b: Behaviour | dict[str, Any]) -> tuple[Any, ...]:
+    d = asdict(b) if isinstance(b, Behaviour) else b
+    return lab_order(d.get("lab_section", ""), d.get("lab_steps") or [], d.get("language", "en"), d.get("title", ""))
+
+
 def section_title(section: str, language: str = "en") -> str:
     titles = SECTION_TITLES_KO if language == "ko" else SECTION_TITLES
     return titles.get(section, "")
@@ -103,7 +122,7 @@ def build_summary(behaviours: list[Behaviour], cluster: dict[str, Any], run: dic
         "run": run,
         "cluster": cluster,
         "counts": counts,
-        "behaviours": [asdict(b) for b in sorted(behaviours, key=lambda b: (b.lab_section, b.id))],
+        "behaviours": [asdict(b) for b in sorted(behaviours, key=behaviour_order)],
     }
 
 
@@ -137,7 +156,12 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "## Lab behaviours", "",
     ]
     mark = {VERIFIED: "verified", VIOLATED: "VIOLATED", NOT_VERIFIED: "not verified"}
+    heading = None
     for b in summary["behaviours"]:
+        head = section_title(b["lab_section"], b.get("language", "en")) or b["lab_section"] or "other"
+        if head != heading:  # the lab's sections, in the lab's order
+            lines += ([""] if heading is not None else []) + [f"### {head}", ""]
+            heading = head
         timing = ""
         if b.get("transitions"):
             timing = " (" + ", ".join(f"{k} took {v:.2f} s" for k, v in b["transitions"].items()) + ")"
