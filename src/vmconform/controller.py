@@ -25,6 +25,9 @@ PROP_BEHAVIOUR = "vmconform.behaviour"
 PROP_REASON = "vmconform.reason"
 PROP_TRANSITION = "vmconform.transition"
 PROP_CLUSTER = "vmconform.cluster"
+PROP_JUNIT_SECTION = "vmconform.lab_section"
+PROP_JUNIT_STEPS = "vmconform.lab_steps"
+PROP_JUNIT_TAGS = "vmconform.tags"
 PROP_SELECTED = "vmconform.selected"  # a worker's selection, sent to the xdist controller with its first report
 
 # tag → capability the scenario needs
@@ -269,8 +272,11 @@ class SuiteController:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
         report = yield
-        if behaviour_meta(item) is None:
+        meta = behaviour_meta(item)
+        if meta is None:
             return report
+        if call.when == "teardown":  # JUnit writes the teardown report's properties into the testcase
+            report.user_properties.extend(junit_properties(meta, report.user_properties))
         if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             exc = call.excinfo.value
             kind = "assertion" if isinstance(exc, AssertionError) else "error"
@@ -441,6 +447,14 @@ class SuiteController:
         for line in verdict.terminal_table(summary):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"reports: {Path(self.settings.report_dir) / 'summary.md'}")
+
+
+def junit_properties(meta: dict[str, Any], props: list[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """Flat JUnit properties of a behaviour for CI dashboards: lab section, steps, tags, transition seconds."""
+    out = [(PROP_JUNIT_SECTION, meta["lab_section"]), (PROP_JUNIT_STEPS, ", ".join(meta["lab_steps"])),
+           (PROP_JUNIT_TAGS, " ".join("@" + t for t in meta["tags"]))]
+    out += [(f"{PROP_TRANSITION}.{v[0]}_seconds", f"{v[1]:.3f}") for k, v in props if k == PROP_TRANSITION]
+    return out
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

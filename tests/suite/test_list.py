@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+import xml.etree.ElementTree as ET
+
+import pytest
 
 from vmconform import verdict
 from vmconform.cli import build_parser
@@ -80,21 +83,42 @@ def test_list_follows_k_and_lang_and_opens_no_emulator(tmp_path: Path) -> None:
     assert "emulator" not in proc.stderr and not (tmp_path / "r").exists()
 
 
-def test_m_selects_by_tag_and_every_report_lists_behaviours_in_the_lab_order(tmp_path: Path) -> None:
-    listed = vmconform("run", "--list", "-m", "lab-2.1 and not guest")
-    proc = vmconform("run", "--no-html", "--report-dir", str(tmp_path), "-m", "lab-2.1 and not guest", timeout=240)
+@pytest.fixture(scope="module")
+def lab_2_1_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One run of section 2.1 selected by tag (``-m``), shared by the report checks below."""
+    report = tmp_path_factory.mktemp("lab-2.1")
+    proc = vmconform("run", "--no-html", "--report-dir", str(report), "-m", "lab-2.1 and not guest", timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    return report, proc
+
+
+def test_m_selects_by_tag_and_every_report_lists_behaviours_in_the_lab_order(lab_2_1_run: Any) -> None:
+    report, proc = lab_2_1_run
+    listed = vmconform("run", "--list", "-m", "lab-2.1 and not guest")
+    summary = json.loads((report / "summary.json").read_text())
     titles = [b["title"] for b in summary["behaviours"]]
-    order = [line[15:].strip() for line in listed.stdout.splitlines()
-             if line.startswith("  step ")]
+    order = [line[15:].strip() for line in listed.stdout.splitlines() if line.startswith("  step ")]
     assert titles == order and len(titles) == 6, (titles, order)
     assert all(b["lab_section"] == "2.1" for b in summary["behaviours"])
     assert [b["lab_steps"][0] for b in summary["behaviours"]] == ["3", "4", "5", "6", "6", "8"]
-    md = (tmp_path / "summary.md").read_text()
+    md = (report / "summary.md").read_text()
+    assert "### 2.1 VM control" in md
     assert [md.index(t) for t in titles] == sorted(md.index(t) for t in titles)
     table = proc.stdout[proc.stdout.index("vmconform verdicts"):]
     assert [table.index(t) for t in titles] == sorted(table.index(t) for t in titles)
+
+
+def test_junit_testcases_carry_lab_section_steps_and_transition_times(lab_2_1_run: Any) -> None:
+    report, _ = lab_2_1_run
+    cases = ET.parse(report / "junit.xml").getroot().iter("testcase")
+    props = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases}
+    stop = next(v for k, v in props.items() if "stop_reaches_stopped" in (k or ""))
+    assert stop["vmconform.lab_section"] == "2.1" and stop["vmconform.lab_steps"] == "4"
+    assert stop["vmconform.tags"] == "@lab-2.1 @step-4"
+    assert 0 < float(stop["vmconform.transition.stop_seconds"]) < 60
+    pause = next(v for k, v in props.items() if "pause_keeps" in (k or ""))
+    assert pause["vmconform.lab_steps"] == "6, 7" and float(pause["vmconform.transition.pause_seconds"]) > 0
+    assert all(p["vmconform.lab_section"] == "2.1" for p in props.values()), props
 
 
 def test_lab_order_compares_numbers_as_numbers() -> None:
