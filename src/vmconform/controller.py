@@ -100,8 +100,15 @@ class SuiteController:
         return EmulatorSettings(
             nodes=int(o("emulator_nodes")), timing=o("emulator_timing"),
             seed=int(seed) if seed is not None else None, faults=tuple(o("emulator_fault")),
-            extra={"storage": o("emulator_storage")}, kubevirt_version=o("kubevirt_version"),
+            extra={"storage": o("emulator_storage"), **self._emulator_steps()}, kubevirt_version=o("kubevirt_version"),
         )
+
+    def _emulator_steps(self) -> dict[str, Any]:
+        """``--emulator-step NAME=SECONDS`` as the emulator's timing overrides (checked by the plugin)."""
+        from .cli.emulator_cmd import parse_steps
+
+        steps = parse_steps(self.config.getoption("emulator_step", default=None) or [])[0]
+        return {"steps": steps} if steps else {}
 
     def _start_emulator(self) -> str:
         if self._emulator is None:
@@ -433,11 +440,26 @@ class SuiteController:
             run["emulator_timing"] = self.emulator_timing
         summary = verdict.build_summary(list(self.behaviours.values()), cluster, run, ended)
         report_dir = Path(self.settings.report_dir)
+        summary["slower_than_usual"] = self._trend(report_dir, summary) if ended["how"] == verdict.COMPLETED else []
         verdict.write(report_dir, summary)
         alluredir = getattr(self.config.option, "allure_report_dir", None)
         if alluredir:
             allure_env.write(Path(alluredir), summary)
         self.summary = summary
+
+    @staticmethod
+    def _trend(report_dir: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:
+        """Judge this run's transition times against the cluster's history, then add it to the history."""
+        from . import trend
+
+        try:
+            entry = trend.entry_of(summary)
+            slow = trend.slowdowns(trend.load(report_dir, entry["cluster"]), entry)
+            trend.record(report_dir, entry)
+        except OSError as exc:  # the history is a nicety: the verdict never depends on it
+            print(f"vmconform: transition history not updated: {exc}", file=sys.stderr, flush=True)
+            return []
+        return [s.as_dict() for s in slow]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         summary = getattr(self, "summary", None)

@@ -43,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="storage classes of the emulated cluster: rwx,rwo (default) or rwo")
     g.addoption("--emulator-fault", action="append", default=[], metavar="NAME",
                 help="play a fault profile on the emulated cluster (repeatable)")
+    g.addoption("--emulator-step", action="append", default=[], metavar="NAME=SECONDS",
+                help="override one timing step of the emulated cluster, e.g. migration.transfer=2 (repeatable)")
     g.addoption("--lang", default=None, choices=LANGS,
                 help="which of the lab's feature files run: en (default), ko or all; with --features: all by default")
     g.addoption("--features", dest="vmconform_features", default=None, metavar="PATH",
@@ -88,6 +90,12 @@ def settings_from(config: pytest.Config) -> Settings:
     problem = optcheck.check_values(values)
     if problem:
         raise OptionError(problem)
+    if values.get("emulator_step"):
+        from .cli.emulator_cmd import parse_steps
+
+        problem = parse_steps(values["emulator_step"])[1]  # type: ignore[arg-type]
+        if problem:
+            raise OptionError(problem.replace("--step", "--emulator-step"))
     if kubeconfig:
         problem = optcheck.refuse_with_kubeconfig(values)
         if problem:

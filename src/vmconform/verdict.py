@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .trend.rules import MIN_RUNS, SLOWDOWN_FACTOR, WINDOW
+
 VERIFIED = "verified"
 VIOLATED = "violated"
 NOT_VERIFIED = "not-verified"
@@ -38,6 +40,10 @@ class NotVerifiable(Exception):
 SCHEMA = "vmconform.summary/v1"
 EMULATED_NOTICE = ("This run used the embedded EMULATED cluster: it checks the suite and the lab's "
                    "instructions, it is not a certification of any real cluster.")
+
+SLOWER_RULE = (f"a transition is slower than usual when it took more than {SLOWDOWN_FACTOR:g}× the median of the "
+               f"same behaviour's transition over the last {WINDOW} earlier runs on the same cluster, with at least "
+               f"{MIN_RUNS} such runs (`vmconform trend` charts them; `--fail-on-slowdown` exits 1).")
 
 SECTION_TITLES = {"2.1": "2.1 VM control", "2.2": "2.2 Live migration"}
 # the lab's own headings (vm_management.ko.md)
@@ -169,6 +175,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
         if b["status"] != VERIFIED and b.get("reason"):
             line += f"\n  - {b['reason']}"
         lines.append(line)
+    slow = summary.get("slower_than_usual") or []
+    if slow:  # a note, not a violation (src/vmconform/trend/rules.py has the rule)
+        lines += ["", "## Slower than usual", "",
+                  f"> A note, not a violation: {SLOWER_RULE}", ""]
+        lines += [f"- {s['message']}" for s in slow]
     skipped = [b for b in summary["behaviours"] if b["status"] == NOT_VERIFIED]
     if skipped:
         lines += ["", "## Not verified", ""]
@@ -201,6 +212,7 @@ def terminal_table(summary: dict[str, Any]) -> list[str]:
     w1 = max([display_width(r[1]) for r in rows] + [9])
     out = [f"{_pad('lab', w0)}  {_pad('behaviour', w1)}  verdict"]
     out += [f"{_pad(a, w0)}  {_pad(b, w1)}  {c}" for a, b, c in rows]
+    out += [f"slower than usual: {s['message']}" for s in summary.get("slower_than_usual") or []]
     tail = f"overall: {summary['verdict']}"
     ended = summary.get("ended") or {}
     if ended.get("how") in UNFINISHED and ended.get("message"):

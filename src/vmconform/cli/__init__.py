@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         from . import steps_cmd
 
         steps_cmd.add_parser(sub)
+        from . import trend_cmd
+
+        trend_cmd.add_parser(sub)
     return parser
 
 

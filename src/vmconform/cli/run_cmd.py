@@ -105,6 +105,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--list", dest="list_only", action="store_true",
                    help="print the selected scenarios with their tags and lab steps and exit; "
                         "nothing is created on any cluster (default: run them)")
+    p.add_argument("--fail-on-slowdown", action="store_true",
+                   help="exit 1 when a transition was slower than usual: over 2x the median of its last 10 runs, "
+                        "with at least 5 runs (default: only a note in the reports)")
+    p.add_argument("--emulator-step", action="append", default=None, metavar="NAME=SECONDS",
+                   help="emulated cluster: override one timing step, e.g. migration.transfer=2, repeatable "
+                        "(default: none; names in emulator/kubevirt/timing.py)")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     p.set_defaults(func=run)
 
@@ -168,6 +174,12 @@ def validate(args: argparse.Namespace) -> str | None:
         problem = validate_faults(args.emulator_fault)
         if problem:
             return problem
+    if args.emulator_step:
+        from .emulator_cmd import parse_steps
+
+        problem = parse_steps(args.emulator_step)[1]
+        if problem:
+            return problem.replace("--step", "--emulator-step")
     return report_dir_problem(Path(args.report_dir))
 
 
@@ -266,6 +278,8 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
         argv.append(f"--kubevirt-emulation={args.kubevirt_emulation}")
     for fault in args.emulator_fault:
         argv.append(f"--emulator-fault={fault}")
+    for step in getattr(args, "emulator_step", None) or []:
+        argv.append(f"--emulator-step={step}")
     if args.parallel:
         argv += ["-n", str(args.parallel)]
         if not any(a == "-d" or a.startswith("--dist") for a in args.pytest_args):
@@ -353,7 +367,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"vmconform: verdict {summary['verdict']}; summary {report_dir / 'summary.md'}, JUnit {report_dir / 'junit.xml'}")
     if not args.no_html:
         _build_html(report_dir, root)
-    return VERDICT_EXIT[summary["verdict"]]
+    code = VERDICT_EXIT[summary["verdict"]]
+    slow = summary.get("slower_than_usual") or []
+    if slow and args.fail_on_slowdown and code == exitcodes.CONFORMANT:
+        print(f"vmconform: --fail-on-slowdown: slower than usual: {slow[0]['message']}", file=sys.stderr)
+        return exitcodes.NOT_CONFORMANT
+    return code
 
 
 def list_scenarios(args: argparse.Namespace, root: Path) -> int:
