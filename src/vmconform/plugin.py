@@ -54,6 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--kind-keep", action="store_true", default=False,
                 help="with --cluster kind: keep the kind cluster afterwards (and reuse it next time)")
     g.addoption("--vmconform-run-id", default=None, help=argparse_suppress())
+    g.addoption("--vmconform-progress", default="off", choices=("on", "off"), help=argparse_suppress())
     from .kind.options import add_kind_options
 
     add_kind_options(parser)
@@ -137,6 +138,11 @@ def pytest_configure(config: pytest.Config) -> None:
         signals.install()  # SIGTERM and SIGHUP clean up like Ctrl-C
     from .controller import SuiteController
 
+    if config.getoption("vmconform_progress") == "on" and not hasattr(config, "workerinput") \
+            and not getattr(config.option, "numprocesses", None) and not config.option.collectonly:
+        from .progress import Progress
+
+        config.pluginmanager.register(Progress(), "vmconform-progress")
     controller = SuiteController(config, settings)
     config.stash[STASH_KEY] = controller
     config.pluginmanager.register(controller, "vmconform-controller")

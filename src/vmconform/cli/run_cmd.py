@@ -111,6 +111,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--emulator-step", action="append", default=None, metavar="NAME=SECONDS",
                    help="emulated cluster: override one timing step, e.g. migration.transfer=2, repeatable "
                         "(default: none; names in emulator/kubevirt/timing.py)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="pytest's dots only, no progress lines (default: a live line on a terminal, "
+                        "a line per finished step otherwise)")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     p.set_defaults(func=run)
 
@@ -285,6 +288,8 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
         if not any(a == "-d" or a.startswith("--dist") for a in args.pytest_args):
             # idle workers take queued scenarios from busy ones (benchmarks/parallel_scaling.py)
             argv += ["--dist", "worksteal"]
+    if not getattr(args, "quiet", True) and not args.parallel:
+        argv.append("--vmconform-progress=on")
     if args.select:
         argv += ["-k", args.select]
     if args.markexpr:
