@@ -14,6 +14,7 @@ taken before pytest captures output, so it is seen while a scenario runs.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from typing import IO, Any
@@ -88,6 +89,8 @@ class Progress:
 
     def _print(self, text: str) -> None:
         with self._lock:
+            if sys.__stdout__ is not None:
+                sys.__stdout__.flush()  # what pytest wrote before comes first
             self.out.write(text + "\n")
             self.out.flush()
 

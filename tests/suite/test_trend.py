@@ -108,3 +108,13 @@ def test_a_slowed_emulated_migration_is_flagged_and_fails_with_fail_on_slowdown(
     assert "## Slower than usual" in (tmp_path / "summary.md").read_text()
     assert "slower than usual: migration of" in slowed.stdout
     assert len(load(tmp_path)) == 7
+
+
+def test_emulator_step_is_checked_and_refused_with_a_real_cluster(tmp_path: Path) -> None:
+    bad = vmconform("run", "--emulator-step", "migration.nothing=1", "--report-dir", str(tmp_path))
+    assert bad.returncode == 4 and bad.stderr.strip() == \
+        "vmconform: --emulator-step: unknown timing step 'migration.nothing'", bad.stderr
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    real = vmconform("run", "--kubeconfig", str(kubeconfig), "--emulator-step", "migration.transfer=1")
+    assert real.returncode == 4 and "--emulator-step only apply to the emulated cluster" in real.stderr, real.stderr
