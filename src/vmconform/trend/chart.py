@@ -70,14 +70,24 @@ def draw(entries: list[Entry], transition: str, path: Path, cluster: str) -> Pat
     titles = _titles(entries)
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
     behaviours = sorted({b for e in entries for b, t in (e.get("transitions") or {}).items() if transition in t})
+    slow = {s.behaviour: s for s in slowdowns(entries[:-1], entries[-1]) if s.transition == transition} \
+        if entries else {}
     for b in behaviours:
         xs = [i + 1 for i, e in enumerate(entries) if transition in (e.get("transitions") or {}).get(b, {})]
         ys = [float(entries[i - 1]["transitions"][b][transition]) for i in xs]
-        ax.plot(xs, ys, marker="o", label=titles.get(b, b)[:60])
+        title = titles.get(b, b)
+        (line,) = ax.plot(xs, ys, marker="o", label=title if len(title) <= 70 else title[:69] + "…")
+        if b in slow:  # the rule's threshold, and the latest run above it
+            s = slow[b]
+            ax.axhline(SLOWDOWN_FACTOR * s.median, color=line.get_color(), linestyle="--", linewidth=1,
+                       label=f"{SLOWDOWN_FACTOR:g}× median of the last {s.runs} runs")
+            ax.plot([len(entries)], [s.seconds], marker="o", markersize=11, color="red", linestyle="none",
+                    label="slower than usual")
     ax.set_title(f"{transition}: seconds per run ({cluster})")
     ax.set_xlabel("run (oldest → latest)")
     ax.set_ylabel("seconds")
     ax.set_ylim(bottom=0)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="upper left")
     fig.tight_layout()
