@@ -422,7 +422,7 @@ class SuiteController:
             if how == verdict.INTERRUPTED and nodeid == self._current and phases:
                 reason = verdict.INTERRUPTED_WHILE_RUNNING
             path = nodeid.split("::")[0]
-            props = [(PROP_BEHAVIOUR, meta)]
+            props = [(PROP_BEHAVIOUR, meta), *junit_properties(meta, [])]
             todo = [] if "call" in phases else [("call" if "setup" in phases else "setup", "skipped")]
             for when, outcome in todo + [("teardown", "passed")]:
                 rep = TestReport(nodeid, (path, 0, nodeid), {}, outcome,
