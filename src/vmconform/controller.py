@@ -28,6 +28,9 @@ PROP_BEHAVIOUR = "vmconform.behaviour"
 PROP_REASON = "vmconform.reason"
 PROP_TRANSITION = "vmconform.transition"
 PROP_CLUSTER = "vmconform.cluster"
+PROP_JUNIT_SECTION = "vmconform.lab_section"
+PROP_JUNIT_STEPS = "vmconform.lab_steps"
+PROP_JUNIT_TAGS = "vmconform.tags"
 PROP_SELECTED = "vmconform.selected"  # a worker's selection, sent to the xdist controller with its first report
 
 # tag → capability the scenario needs
@@ -103,8 +106,15 @@ class SuiteController:
         return EmulatorSettings(
             nodes=int(o("emulator_nodes")), timing=o("emulator_timing"),
             seed=int(seed) if seed is not None else None, faults=tuple(o("emulator_fault")),
-            extra={"storage": o("emulator_storage")}, kubevirt_version=o("kubevirt_version"),
+            extra={"storage": o("emulator_storage"), **self._emulator_steps()}, kubevirt_version=o("kubevirt_version"),
         )
+
+    def _emulator_steps(self) -> dict[str, Any]:
+        """``--emulator-step NAME=SECONDS`` as the emulator's timing overrides (checked by the plugin)."""
+        from .cli.emulator_cmd import parse_steps
+
+        steps = parse_steps(self.config.getoption("emulator_step", default=None) or [])[0]
+        return {"steps": steps} if steps else {}
 
     def _start_emulator(self) -> str:
         if self._emulator is None:
@@ -295,8 +305,11 @@ class SuiteController:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
         report = yield
-        if behaviour_meta(item) is None:
+        meta = behaviour_meta(item)
+        if meta is None:
             return report
+        if call.when == "teardown":  # JUnit writes the teardown report's properties into the testcase
+            report.user_properties.extend(junit_properties(meta, report.user_properties))
         if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             exc = call.excinfo.value
             kind = "assertion" if isinstance(exc, AssertionError) else "error"
@@ -436,7 +449,7 @@ class SuiteController:
             if how == verdict.INTERRUPTED and nodeid == self._current and phases:
                 reason = verdict.INTERRUPTED_WHILE_RUNNING
             path = nodeid.split("::")[0]
-            props = [(PROP_BEHAVIOUR, meta)]
+            props = [(PROP_BEHAVIOUR, meta), *junit_properties(meta, [])]
             todo = [] if "call" in phases else [("call" if "setup" in phases else "setup", "skipped")]
             for when, outcome in todo + [("teardown", "passed")]:
                 rep = TestReport(nodeid, (path, 0, nodeid), {}, outcome,
@@ -454,11 +467,26 @@ class SuiteController:
             run["emulator_timing"] = self.emulator_timing
         summary = verdict.build_summary(list(self.behaviours.values()), cluster, run, ended)
         report_dir = Path(self.settings.report_dir)
+        summary["slower_than_usual"] = self._trend(report_dir, summary) if ended["how"] == verdict.COMPLETED else []
         verdict.write(report_dir, summary)
         alluredir = getattr(self.config.option, "allure_report_dir", None)
         if alluredir:
             allure_env.write(Path(alluredir), summary)
         self.summary = summary
+
+    @staticmethod
+    def _trend(report_dir: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:
+        """Judge this run's transition times against the cluster's history, then add it to the history."""
+        from . import trend
+
+        try:
+            entry = trend.entry_of(summary)
+            slow = trend.slowdowns(trend.load(report_dir, entry["cluster"]), entry)
+            trend.record(report_dir, entry)
+        except OSError as exc:  # the history is a nicety: the verdict never depends on it
+            print(f"vmconform: transition history not updated: {exc}", file=sys.stderr, flush=True)
+            return []
+        return [s.as_dict() for s in slow]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         summary = getattr(self, "summary", None)
@@ -480,6 +508,14 @@ def restore_own_nodes(cluster: Cluster, run_id: str) -> None:
     except (ApiCallFailed, ClusterUnreachable) as exc:
         print(f"vmconform: could not uncordon the nodes of this run ({exc}); later: vmconform cleanup "
               f"--kubeconfig PATH --run-id {run_id}", file=sys.stderr, flush=True)
+
+
+def junit_properties(meta: dict[str, Any], props: list[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """Flat JUnit properties of a behaviour for CI dashboards: lab section, steps, tags, transition seconds."""
+    out = [(PROP_JUNIT_SECTION, meta["lab_section"]), (PROP_JUNIT_STEPS, ", ".join(meta["lab_steps"])),
+           (PROP_JUNIT_TAGS, " ".join("@" + t for t in meta["tags"]))]
+    out += [(f"{PROP_TRANSITION}.{v[0]}_seconds", f"{v[1]:.3f}") for k, v in props if k == PROP_TRANSITION]
+    return out
 
 
 def _skip_reason(report: pytest.TestReport) -> str:

@@ -73,6 +73,7 @@ EMULATED_ONLY: dict[str, object] = {
     "emulator_fault": [],
     # selects the KubeVirt release kind installs or the emulator plays; a real cluster has its own
     "kubevirt_version": None,
+    "emulator_step": [],  # NAME=SECONDS timing overrides (vmconform run --emulator-step)
 }
 
 

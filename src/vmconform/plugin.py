@@ -47,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="storage classes of the emulated cluster: rwx,rwo (default) or rwo")
     g.addoption("--emulator-fault", action="append", default=[], metavar="NAME",
                 help="play a fault profile on the emulated cluster (repeatable)")
+    g.addoption("--emulator-step", action="append", default=[], metavar="NAME=SECONDS",
+                help="override one timing step of the emulated cluster, e.g. migration.transfer=2 (repeatable)")
     g.addoption("--lang", default=None, choices=LANGS,
                 help="which of the lab's feature files run: en (default), ko or all; with --features: all by default")
     g.addoption("--features", dest="vmconform_features", default=None, metavar="PATH",
@@ -59,6 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--kind-keep", action="store_true", default=False,
                 help="with --cluster kind: keep the kind cluster afterwards (and reuse it next time)")
     g.addoption("--vmconform-run-id", default=None, help=argparse_suppress())
+    g.addoption("--vmconform-progress", default="off", choices=("on", "off"), help=argparse_suppress())
     from .kind.options import add_kind_options
 
     add_kind_options(parser)
@@ -95,6 +98,12 @@ def settings_from(config: pytest.Config) -> Settings:
     problem = optcheck.check_values(values)
     if problem:
         raise OptionError(problem)
+    if values.get("emulator_step"):
+        from .cli.emulator_cmd import parse_steps
+
+        problem = parse_steps(values["emulator_step"])[1]  # type: ignore[arg-type]
+        if problem:
+            raise OptionError(problem.replace("--step", "--emulator-step"))
     if kubeconfig:
         problem = optcheck.refuse_with_kubeconfig(values)
         if problem:
@@ -139,6 +148,11 @@ def pytest_configure(config: pytest.Config) -> None:
         signals.install()  # SIGTERM and SIGHUP clean up like Ctrl-C
     from .controller import SuiteController
 
+    if config.getoption("vmconform_progress") == "on" and not hasattr(config, "workerinput") \
+            and not getattr(config.option, "numprocesses", None) and not config.option.collectonly:
+        from .progress import Progress
+
+        config.pluginmanager.register(Progress(), "vmconform-progress")
     controller = SuiteController(config, settings)
     config.stash[STASH_KEY] = controller
     config.pluginmanager.register(controller, "vmconform-controller")

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .trend.rules import MIN_RUNS, SLOWDOWN_FACTOR, WINDOW
+
 VERIFIED = "verified"
 VIOLATED = "violated"
 NOT_VERIFIED = "not-verified"
@@ -39,11 +41,36 @@ SCHEMA = "vmconform.summary/v1"
 EMULATED_NOTICE = ("This run used the embedded EMULATED cluster: it checks the suite and the lab's "
                    "instructions, it is not a certification of any real cluster.")
 
+SLOWER_RULE = (f"a transition is slower than usual when it took more than {SLOWDOWN_FACTOR:g}× the median of the "
+               f"same behaviour's transition over the last {WINDOW} earlier runs on the same cluster, with at least "
+               f"{MIN_RUNS} such runs (`vmconform trend` charts them; `--fail-on-slowdown` exits 1).")
+
 SECTION_TITLES = {"2.1": "2.1 VM control", "2.2": "2.2 Live migration",
                   "2.2-maintenance": "2.2 Live migration: node maintenance"}
 # the lab's own headings (vm_management.ko.md)
 SECTION_TITLES_KO = {"2.1": "2.1 가상머신 제어", "2.2": "2.2 가상머신 라이브 마이그레이션",
                      "2.2-maintenance": "2.2 가상머신 라이브 마이그레이션: 노드 유지보수"}
+
+
+def _number(text: str) -> tuple[float, ...]:
+    """``2.10`` → (2, 10): lab numbers compare as numbers; anything else after every number."""
+    parts = text.split(".")
+    if not text or not all(part.isdigit() for part in parts):
+        return (float("inf"),)
+    return tuple(float(part) for part in parts)
+
+
+def lab_order(section: str, steps: Iterable[str], language: str = "en", title: str = "") -> tuple[Any, ...]:
+    """The lab's order: section (the English feature before its translations), then its first step, title last.
+    A section with a suffix (``2.2-maintenance``) follows its base section."""
+    base, _, suffix = section.partition("-")
+    numbers = sorted(_number(s) for s in steps) or [(float("inf"),)]
+    return (_number(base), suffix, language != "en", language, numbers[0], title)
+
+
+def behaviour_order(b: Behaviour | dict[str, Any]) -> tuple[Any, ...]:
+    d = asdict(b) if isinstance(b, Behaviour) else b
+    return lab_order(d.get("lab_section", ""), d.get("lab_steps") or [], d.get("language", "en"), d.get("title", ""))
 
 
 def section_title(section: str, language: str = "en") -> str:
@@ -105,7 +132,7 @@ def build_summary(behaviours: list[Behaviour], cluster: dict[str, Any], run: dic
         "run": run,
         "cluster": cluster,
         "counts": counts,
-        "behaviours": [asdict(b) for b in sorted(behaviours, key=lambda b: (b.lab_section, b.id))],
+        "behaviours": [asdict(b) for b in sorted(behaviours, key=behaviour_order)],
     }
 
 
@@ -139,7 +166,12 @@ def render_markdown(summary: dict[str, Any]) -> str:
         "## Lab behaviours", "",
     ]
     mark = {VERIFIED: "verified", VIOLATED: "VIOLATED", NOT_VERIFIED: "not verified"}
+    heading = None
     for b in summary["behaviours"]:
+        head = section_title(b["lab_section"], b.get("language", "en")) or b["lab_section"] or "other"
+        if head != heading:  # the lab's sections, in the lab's order
+            lines += ([""] if heading is not None else []) + [f"### {head}", ""]
+            heading = head
         timing = ""
         if b.get("transitions"):
             timing = " (" + ", ".join(f"{k} took {v:.2f} s" for k, v in b["transitions"].items()) + ")"
@@ -147,6 +179,11 @@ def render_markdown(summary: dict[str, Any]) -> str:
         if b["status"] != VERIFIED and b.get("reason"):
             line += f"\n  - {b['reason']}"
         lines.append(line)
+    slow = summary.get("slower_than_usual") or []
+    if slow:  # a note, not a violation (src/vmconform/trend/rules.py has the rule)
+        lines += ["", "## Slower than usual", "",
+                  f"> A note, not a violation: {SLOWER_RULE}", ""]
+        lines += [f"- {s['message']}" for s in slow]
     skipped = [b for b in summary["behaviours"] if b["status"] == NOT_VERIFIED]
     if skipped:
         lines += ["", "## Not verified", ""]
@@ -179,6 +216,7 @@ def terminal_table(summary: dict[str, Any]) -> list[str]:
     w1 = max([display_width(r[1]) for r in rows] + [9])
     out = [f"{_pad('lab', w0)}  {_pad('behaviour', w1)}  verdict"]
     out += [f"{_pad(a, w0)}  {_pad(b, w1)}  {c}" for a, b, c in rows]
+    out += [f"slower than usual: {s['message']}" for s in summary.get("slower_than_usual") or []]
     tail = f"overall: {summary['verdict']}"
     ended = summary.get("ended") or {}
     if ended.get("how") in UNFINISHED and ended.get("message"):

@@ -85,6 +85,9 @@ def test_html_report_shows_scenarios_failure_and_environment(allure_results: Pat
     assert leaves[FAILING].status == "failed"
     assert leaves[FAILING_KO].status == "failed", sorted(leaves)  # the Korean scenario, by its Korean name
     assert "2.1 가상머신 제어" in text  # grouped under the lab's Korean section title
+    # the title says the verdict and the cluster; the tree opens on the lab's sections, not one "epic" node
+    assert "vmconform — not-conformant — emulated cluster" in text, text[:1000]
+    assert "VM management lab" not in text and text.index("2.1 VM control") < text.index(PASSING), text[:2000]
 
     failure_url = file_url(index, leaves[FAILING].id)
     failure = visible_text(render_until(failure_url, lambda dom: MESSAGE in visible_text(dom)))

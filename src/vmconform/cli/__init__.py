@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         from . import incluster_cmd
 
         incluster_cmd.add_parsers(sub)
+        from . import trend_cmd
+
+        trend_cmd.add_parser(sub)
     return parser
 
 

@@ -37,57 +37,99 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help already says it (or it is a flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, [], argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def _cluster_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cluster", default="emulated", help="emulated (default) or kind")
+    p.add_argument("--cluster", default="emulated", help="cluster backend: emulated (in-process) or kind")
     p.add_argument("--kubeconfig", default=None, action=Many,
-                   help="run against the real cluster of this kubeconfig (several: a fleet run, src/vmconform/fleet.py)")
-    p.add_argument("--context", default=None, action=Many, help="kubeconfig context (several: a fleet run)")
+                   help="run against the real cluster of this kubeconfig (default: none, --cluster decides; "
+                        "several: a fleet run, src/vmconform/fleet.py)")
+    p.add_argument("--context", default=None, action=Many,
+                   help="kubeconfig context (default: the kubeconfig's current one; several: a fleet run)")
 
 
 def add_parsers(sub: Any) -> None:
-    p = sub.add_parser("run", help="run the conformance suite and write the reports")
+    p = sub.add_parser("run", help="run the conformance suite and write the reports", formatter_class=HelpFormatter)
     _cluster_args(p)
-    p.add_argument("--rwx-storage-class", default=None)
-    p.add_argument("--rwo-storage-class", default=None)
-    p.add_argument("--vm-image", default=Settings.image)
-    p.add_argument("--vm-memory", default=Settings.memory)
-    p.add_argument("--vm-source", default=Settings.vm_source, help="containerdisk, datasource:NS/NAME or pvc:NS/NAME")
-    p.add_argument("--instancetype", default=None, help="cluster instance type of the VMs (e.g. u1.small)")
-    p.add_argument("--preference", default=None, help="cluster preference of the VMs (e.g. fedora)")
-    p.add_argument("--timeout-scale", default="1")
-    p.add_argument("--keep", default="never", help="never, on-failure or always")
-    p.add_argument("--report-dir", default="reports")
+    p.add_argument("--rwx-storage-class", default=None,
+                   help="storage class for ReadWriteMany volumes (default: the cluster's default class)")
+    p.add_argument("--rwo-storage-class", default=None,
+                   help="storage class for ReadWriteOnce volumes (default: the cluster's default class)")
+    p.add_argument("--vm-image", default=Settings.image, help="containerDisk image of the scenarios' VMs")
+    p.add_argument("--vm-memory", default=Settings.memory, help="memory request of the scenarios' VMs")
+    p.add_argument("--vm-source", default=Settings.vm_source,
+                   help="the VMs' root disk: containerdisk, datasource:NS/NAME or pvc:NS/NAME")
+    p.add_argument("--instancetype", default=None,
+                   help="cluster instance type of the VMs, e.g. u1.small (default: none, --vm-memory)")
+    p.add_argument("--preference", default=None, help="cluster preference of the VMs, e.g. fedora (default: none)")
+    p.add_argument("--timeout-scale", default="1", help="multiply every timeout of the table by this factor")
+    p.add_argument("--keep", default="never", help="keep scenario namespaces: never, on-failure or always")
+    p.add_argument("--report-dir", default="reports",
+                   help="where summary.json/.md, junit.xml, allure-results/ and allure-report/ go")
     # emulated-cluster options: None when not given (refused with --kubeconfig), then their defaults
-    p.add_argument("--emulator-timing", default=None, help="fast, realistic or adversarial")
+    d = optcheck.EMULATED_ONLY
+    p.add_argument("--emulator-timing", default=None,
+                   help=f"emulated cluster timing profile: fast, realistic or adversarial (default: {d['emulator_timing']})")
     p.add_argument("--emulator-seed", default=None,
-                   help="seed of the emulated cluster's timing (adversarial without one: a fresh seed, printed)")
-    p.add_argument("--emulator-nodes", default=None)
-    p.add_argument("--emulator-storage", default=None)
-    p.add_argument("--emulator-fault", action="append", default=None, metavar="NAME")
-    p.add_argument("--guest-user", default=None)
-    p.add_argument("--guest-password", default=None)
-    p.add_argument("--kind-bin", default=None, help="kind executable (with --cluster kind)")
-    p.add_argument("--kind-kubectl-bin", default=None, help="kubectl executable (with --cluster kind)")
+                   help="seed of the emulated cluster's timing (default: none; adversarial without one: "
+                        "a fresh seed, printed)")
+    p.add_argument("--emulator-nodes", default=None,
+                   help=f"schedulable nodes of the emulated cluster (default: {d['emulator_nodes']})")
+    p.add_argument("--emulator-storage", default=None,
+                   help=f"storage classes of the emulated cluster: rwx,rwo or rwo (default: {d['emulator_storage']})")
+    p.add_argument("--emulator-fault", action="append", default=None, metavar="NAME",
+                   help="play a fault profile on the emulated cluster, repeatable (default: none)")
+    p.add_argument("--guest-user", default=None, help="serial-console user (default: the demo image's)")
+    p.add_argument("--guest-password", default=None, help="serial-console password (default: the demo image's)")
+    p.add_argument("--kind-bin", default=None, help="kind executable with --cluster kind (default: kind on PATH, else the pinned download)")
+    p.add_argument("--kind-kubectl-bin", default=None,
+                   help="kubectl executable with --cluster kind (default: kubectl on PATH, else the pinned download)")
     p.add_argument("--kind-image", default=None,
-                   help="kind node image (with --cluster kind; default pinned in clusters/kind/install.yaml)")
-    p.add_argument("--kind-cluster-name", default=None, help="kind cluster name (with --cluster kind; default vmconform)")
-    p.add_argument("--kind-keep", action="store_true", help="keep (and reuse) the kind cluster")
+                   help="kind node image with --cluster kind (default: pinned in clusters/kind/install.yaml)")
+    p.add_argument("--kind-cluster-name", default=None, help="kind cluster name with --cluster kind (default: vmconform)")
+    p.add_argument("--kind-keep", action="store_true",
+                   help="keep (and reuse) the kind cluster (default: delete it afterwards)")
     p.add_argument("--allow-disruptive", action="store_true",
-                   help="let the maintenance scenarios cordon and drain a node (a real cluster needs this)")
+                   help="let the maintenance scenarios cordon and drain a node; a real cluster needs this "
+                        "(default: off; the emulated cluster always allows it)")
     p.add_argument("--kubevirt-version", default=None,
                    help="KubeVirt release: installed on kind (default: pinned), emulated otherwise (default v1.9.0)")
     p.add_argument("--kubevirt-emulation", default="auto", choices=("auto", "on", "off"),
                    help="KubeVirt useEmulation on kind: auto (when no /dev/kvm), on, off")
-    p.add_argument("-n", "--parallel", default=None, metavar="N", help="run scenarios in N processes (pytest-xdist)")
-    p.add_argument("-k", dest="select", default=None, metavar="EXPR", help="only scenarios matching EXPR")
+    p.add_argument("-n", "--parallel", default=None, metavar="N",
+                   help="run scenarios in N processes with pytest-xdist (default: one process)")
+    p.add_argument("-k", dest="select", default=None, metavar="EXPR",
+                   help="only scenarios whose names match EXPR (default: all)")
     p.add_argument("-m", dest="markexpr", default=None, metavar="EXPR",
-                   help="only scenarios whose tags match EXPR (e.g. 'lab-2.1 and not guest')")
+                   help="only scenarios whose tags match EXPR, e.g. 'lab-2.1 and not guest' (default: all)")
     p.add_argument("--lang", default=None, choices=LANGS,
                    help="the lab's feature files in English (en, default), Korean (ko) or both (all); "
                         "with --features: which of those files (default all)")
     p.add_argument("--features", default=None, metavar="PATH",
-                   help="run your own feature files (a .feature file or a folder) with the suite's steps")
-    p.add_argument("--no-html", action="store_true", help="do not build the Allure HTML report")
+                   help="run your own feature files (a .feature file or a folder) with the suite's steps "
+                        "(default: the lab's features/)")
+    p.add_argument("--no-html", action="store_true", help="do not build the Allure HTML report (default: build it)")
+    # nightly runs (issue 20)
+    p.add_argument("--list", dest="list_only", action="store_true",
+                   help="print the selected scenarios with their tags and lab steps and exit; "
+                        "nothing is created on any cluster (default: run them)")
+    p.add_argument("--fail-on-slowdown", action="store_true",
+                   help="exit 1 when a transition was slower than usual: over 2x the median of its last 10 runs, "
+                        "with at least 5 runs (default: only a note in the reports)")
+    p.add_argument("--emulator-step", action="append", default=None, metavar="NAME=SECONDS",
+                   help="emulated cluster: override one timing step, e.g. migration.transfer=2, repeatable "
+                        "(default: none; names in emulator/kubevirt/timing.py)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="pytest's dots only, no progress lines (default: a live line on a terminal, "
+                        "a line per finished step otherwise)")
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     p.set_defaults(func=run)
 
@@ -99,7 +141,7 @@ def add_parsers(sub: Any) -> None:
     c.set_defaults(func=cleanup)
 
     r = sub.add_parser("report", help="build the single-file Allure HTML report from reports/allure-results")
-    r.add_argument("--report-dir", default="reports")
+    r.add_argument("--report-dir", default="reports", help="the run's report folder (default: reports)")
     r.set_defaults(func=report)
 
 
@@ -157,6 +199,12 @@ def validate(args: argparse.Namespace) -> str | None:
         problem = validate_faults(args.emulator_fault)
         if problem:
             return problem
+    if args.emulator_step:
+        from .emulator_cmd import parse_steps
+
+        problem = parse_steps(args.emulator_step)[1]
+        if problem:
+            return problem.replace("--step", "--emulator-step")
     return report_dir_problem(Path(args.report_dir))
 
 
@@ -262,11 +310,15 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
         argv.append(f"--kubevirt-emulation={args.kubevirt_emulation}")
     for fault in args.emulator_fault:
         argv.append(f"--emulator-fault={fault}")
+    for step in getattr(args, "emulator_step", None) or []:
+        argv.append(f"--emulator-step={step}")
     if args.parallel:
         argv += ["-n", str(args.parallel)]
         if not any(a == "-d" or a.startswith("--dist") for a in args.pytest_args):
             # idle workers take queued scenarios from busy ones (benchmarks/parallel_scaling.py)
             argv += ["--dist", "worksteal"]
+    if not getattr(args, "quiet", True) and not args.parallel:
+        argv.append("--vmconform-progress=on")
     if args.select:
         argv += ["-k", args.select]
     if args.markexpr:
@@ -288,6 +340,8 @@ def run(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"vmconform: {line}", file=sys.stderr)
         return exitcodes.USAGE
+    if args.list_only:  # before any cluster is checked, started or created
+        return list_scenarios(args, root)
     if args.kubeconfig:
         problem = _preflight(args)
         if problem:
@@ -351,7 +405,31 @@ def run(args: argparse.Namespace) -> int:
     print(f"vmconform: verdict {summary['verdict']}; summary {report_dir / 'summary.md'}, JUnit {report_dir / 'junit.xml'}")
     if not args.no_html:
         _build_html(report_dir, root)
-    return VERDICT_EXIT[summary["verdict"]]
+    code = VERDICT_EXIT[summary["verdict"]]
+    slow = summary.get("slower_than_usual") or []
+    if slow and args.fail_on_slowdown and code == exitcodes.CONFORMANT:
+        print(f"vmconform: --fail-on-slowdown: slower than usual: {slow[0]['message']}", file=sys.stderr)
+        return exitcodes.NOT_CONFORMANT
+    return code
+
+
+def list_scenarios(args: argparse.Namespace, root: Path) -> int:
+    """``--list``: collect with the run's selection, print the scenarios in the lab's order, exit 0."""
+    import tempfile
+
+    from ..listing import collect, render
+
+    args.parallel = None
+    with tempfile.TemporaryDirectory(prefix="vmconform-list-") as tmp:
+        argv = [a for a in pytest_argv(args, root, Path(tmp))
+                if not a.startswith(("--alluredir=", "--junitxml="))]
+        code, items, output = collect(argv)
+    if code not in (0, 5) or (code == 5 and not items and "error" in output.lower()):
+        print(output.rstrip(), file=sys.stderr)
+        return _fail("the feature files could not be collected (see the errors above)", exitcodes.USAGE)
+    for line in render(items):
+        print(line)
+    return 0
 
 
 def run_fleet(args: argparse.Namespace) -> int:

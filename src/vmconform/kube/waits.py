@@ -78,6 +78,16 @@ class WaitFailed(AssertionError):
 
 # Called with every finished timeline (the reporting layer attaches it).
 timeline_listeners: list[Callable[[Timeline], None]] = []
+# Called when a wait starts, with its timeline and its limit in seconds (src/vmconform/progress.py shows it).
+wait_start_listeners: list[Callable[[Timeline, float], None]] = []
+
+
+def _started(tl: Timeline, limit: float) -> None:
+    for fn in list(wait_start_listeners):
+        try:
+            fn(tl, limit)
+        except Exception:  # noqa: BLE001 - showing progress must never break a wait
+            pass
 
 
 def _publish(tl: Timeline) -> None:
@@ -182,6 +192,7 @@ def _follow(f: Any, *, until: Callable[[Any], bool], describe: Callable[[Any], s
     tl = Timeline(what)
     deadline = time.monotonic() + timeout
     backoff = threading.Event()
+    _started(tl, timeout)
 
     def check() -> bool:
         tl.add(describe(f.value))
@@ -250,6 +261,7 @@ def observe_unchanged(cluster: Cluster, kind: Kind, namespace: str | None, name:
     tl = Timeline(what)
     f = _Follower(cluster, kind, namespace, name)
     deadline = time.monotonic() + seconds
+    _started(tl, seconds)
 
     def check() -> None:
         tl.add(describe(f.obj))

@@ -176,8 +176,9 @@ def _allure_config(name: str, report_dir: Path, history_limit: int | None) -> di
                     "singleFile": True,
                     "reportName": name,
                     "reportLanguage": "en",
-                    # the lab's structure: "VM management lab" > "2.1 VM control" > scenarios
-                    "groupBy": ["epic", "feature"],
+                    # the tree opens on the lab's sections ("2.1 VM control", "2.2 Live migration"),
+                    # each holding its scenarios (src/vmconform/reporting.py labels them)
+                    "groupBy": ["feature"],
                 }
             }
         },
@@ -185,6 +186,31 @@ def _allure_config(name: str, report_dir: Path, history_limit: int | None) -> di
     if history_limit:
         config["historyLimit"] = int(history_limit)
     return config
+
+
+def cluster_label(cluster: dict) -> str:
+    """How a report names the cluster it judged: "emulated cluster", "kind cluster" or the API server."""
+    backend = cluster.get("backend", "")
+    if backend == "emulated":
+        return "emulated cluster"
+    if backend == "kind":
+        return "kind cluster"
+    return str(cluster.get("host") or cluster.get("context") or "real cluster")
+
+
+def report_title(summary: dict | None) -> str:
+    """The Allure report's title: "vmconform — <verdict> — <cluster>" (just "vmconform" without a summary)."""
+    if not summary or not summary.get("verdict"):
+        return "vmconform"
+    return f"vmconform — {summary['verdict']} — {cluster_label(summary.get('cluster') or {})}"
+
+
+def _summary_beside(results_dir: Path) -> dict | None:
+    """The run's summary.json, which ``vmconform run`` writes next to allure-results/."""
+    try:
+        return json.loads((results_dir.parent / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _has_results(results_dir: Path) -> bool:
@@ -199,7 +225,7 @@ def build_html(
     report_dir: Path,
     *,
     project_root: Path,
-    name: str = "vmconform",
+    name: str | None = None,
     history_limit: int | None = DEFAULT_HISTORY_LIMIT,
 ) -> BuildResult:
     """Build ``report_dir/index.html`` (single file) from ``results_dir``.
@@ -207,10 +233,13 @@ def build_html(
     Installs the pinned Allure CLI with ``npm ci`` in ``project_root`` when it
     is missing or differs from the lockfile.  Keeps ``report_dir/history.jsonl``
     between builds (at most ``history_limit`` runs) so the report shows trends.
-    Never raises for tool failures; see :class:`BuildResult`.
+    Never raises for tool failures; see :class:`BuildResult`.  ``name`` (the report's title) defaults to
+    :func:`report_title` of the run's ``summary.json`` beside ``results_dir``.
     """
     project_root = Path(project_root).resolve()
     results_dir = Path(results_dir).resolve()
+    if name is None:
+        name = report_title(_summary_beside(results_dir))
     report_dir = Path(report_dir).resolve()
     raw = _display(results_dir, project_root)
 
