@@ -118,7 +118,16 @@ class DrainLog:
         self.answers.setdefault(pod, []).append(f"{ans.code} {ans.message}".strip())
 
     def render(self) -> str:
-        return "; ".join(f"{pod}: " + " | ".join(msgs) for pod, msgs in sorted(self.answers.items()))
+        """Each pod's answers in order, repeats folded (``429 … (×57)``): a drain retries for minutes."""
+        def folded(msgs: list[str]) -> str:
+            runs: list[list[Any]] = []
+            for m in msgs:
+                if runs and runs[-1][0] == m:
+                    runs[-1][1] += 1
+                else:
+                    runs.append([m, 1])
+            return " | ".join(m + (f" (×{n})" if n > 1 else "") for m, n in runs)
+        return "; ".join(f"{pod}: {folded(msgs)}" for pod, msgs in sorted(self.answers.items()))
 
 
 def _on_node(pods: list[Obj], node: str) -> list[Obj]:
