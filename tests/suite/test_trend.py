@@ -87,18 +87,22 @@ def test_trend_without_history_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_slowed_emulated_migration_is_flagged_and_fails_with_fail_on_slowdown(tmp_path: Path) -> None:
-    select = ("-k", "Migrate_moves", "--no-html", "--report-dir", str(tmp_path))
+    """The realistic profile (a migration of seconds), then the same with the memory transfer made long
+    enough to more than double the whole migration."""
+    select = ("-k", "Migrate_moves", "--no-html", "--report-dir", str(tmp_path), "--emulator-timing", "realistic",
+              "--emulator-seed", "1")
     first = vmconform("run", *select)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     measured = load(tmp_path)
-    assert len(measured) == 1 and measured[0]["cluster"] == "emulated (fast)"
+    assert len(measured) == 1 and measured[0]["cluster"] == "emulated (realistic)"
     usual = measured[0]["transitions"][MIGRATE]["migration"]
-    assert 0 < usual < 2.0, usual
+    assert 1.0 < usual < 30.0, usual
     # five more usual runs: the first run's own measurement, recorded again
     write_history(tmp_path, [{**measured[0], "run": f"usual-{i}"} for i in range(6)])
 
-    # the memory transfer alone now lasts 2 s (fast: 0.06 s): the migration takes well over twice as long
-    slowed = vmconform("run", *select, "--emulator-step", "migration.transfer=2", "--fail-on-slowdown")
+    # the memory transfer alone now lasts longer than the whole usual migration (realistic: ~3 s of it)
+    slowed = vmconform("run", *select, "--emulator-step", f"migration.transfer={usual * 2:.1f}",
+                       "--fail-on-slowdown")
     assert slowed.returncode == 1, slowed.stdout[-2000:] + slowed.stderr[-2000:]
     assert "--fail-on-slowdown: slower than usual: migration of" in slowed.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
