@@ -4,7 +4,8 @@ Two capabilities, checked with SelfSubjectAccessReview like the rest of the pref
 
 * ``eviction`` (tag ``@needs-eviction``): ``create pods/eviction`` — what ``kubectl drain`` does to a pod;
 * ``disruptive`` (tag ``@needs-disruptive``): also ``patch nodes`` (cordon, uncordon, the run's node
-  labels) — and, on a cluster the run does not own, the operator's consent: ``--allow-disruptive``.
+  labels) — and, on a cluster given with ``--kubeconfig`` (not one the suite created: emulated, kind), the
+  operator's consent: ``--allow-disruptive``.
 
 A missing permission skips exactly the scenarios that need it, with the permission in the reason.
 """
@@ -23,7 +24,8 @@ PERMISSIONS: list[tuple[str, str, str, str, str]] = [
     ("disruptive", "patch", "", "nodes", ""),
 ]
 NEEDS_FLAG = ("this scenario cordons and drains a node of the cluster: it runs only with --allow-disruptive "
-              "(the emulated cluster is the run's own and allows it)")
+              "(the emulated and kind clusters are the suite's own and allow it)")
+OWN_BACKENDS = ("emulated", "kind")  # clusters the suite creates for itself
 SELF_SUBJECT_ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
@@ -54,6 +56,6 @@ def disruptive_capability(backend: str, allow_disruptive: bool, facts: ClusterFa
     found = facts.capabilities.get("disruptive") or Capability(True)
     if not found.ok:
         return found
-    if backend != "emulated" and not allow_disruptive:
+    if backend not in OWN_BACKENDS and not allow_disruptive:
         return Capability(False, NEEDS_FLAG)
     return found
