@@ -57,7 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--guest-password", default=None, help="serial-console password (default: the demo image's)")
     g.addoption("--allow-disruptive", action="store_true", default=False,
                 help="let the maintenance scenarios cordon and drain a node of a real cluster "
-                     "(always allowed on the emulated cluster)")
+                     "(always allowed on the emulated and kind clusters)")
     g.addoption("--kind-keep", action="store_true", default=False,
                 help="with --cluster kind: keep the kind cluster afterwards (and reuse it next time)")
     g.addoption("--vmconform-run-id", default=None, help=argparse_suppress())

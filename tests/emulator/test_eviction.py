@@ -234,3 +234,23 @@ def test_eviction_faults(kv_factory: Any, fault: str) -> None:
                 kv.custom.list_namespaced_custom_object, "kubevirt.io", "v1", ns,
                 "virtualmachineinstancemigrations", timeout_seconds=2)]
             assert seen == [], seen  # a healthy cluster creates the evacuation migration at once
+
+
+@pytest.mark.parametrize("how", ["cordon", "taint", "tolerated-taint"])
+def test_the_scheduler_honours_cordon_and_taints(kv_factory: Any, how: str) -> None:
+    """node01 is the scheduler's first choice on an empty cluster (equal free memory, then by name)."""
+    from vmconform.emulator import Options
+
+    with kv_factory(Options(nodes=2, seed=2)) as kv:
+        ns = "sched"
+        kv.core.create_namespace({"metadata": {"name": ns}})
+        patch: Obj = {"spec": {"unschedulable": True}} if how == "cordon" else \
+            {"spec": {"taints": [{"key": "maintenance", "value": "yes", "effect": "NoSchedule"}]}}
+        kv.core.patch_node("node01", patch)
+        body = kv.vm_body("vm", "Always")
+        if how == "tolerated-taint":
+            body["spec"]["template"]["spec"]["tolerations"] = [{"key": "maintenance", "operator": "Exists"}]
+        kv.custom.create_namespaced_custom_object("kubevirt.io", "v1", ns, "virtualmachines", body)
+        vmi = kv.wait_vmi(ns, "vm", lambda o: (o or {}).get("status", {}).get("phase") == "Running")
+        assert vmi is not None
+        assert vmi["status"]["nodeName"] == ("node01" if how == "tolerated-taint" else "node02")
