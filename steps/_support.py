@@ -28,11 +28,12 @@ def vm_spec(ctx: ScenarioContext, *extra: specs.Option, root_storage: specs.Spec
     """The scenarios' VM: its root disk from ``--vm-source`` (a DataVolume asks ``root_storage``, else only
     the ``--rwx-storage-class`` if given: the StorageProfile picks the rest)."""
     s = ctx.session.settings
-    source = sources.parse(s.vm_source)
+    source = sources.source_of(s)
     storage = root_storage if root_storage is not None else sources.storage_request(s.rwx_class)
-    sizing = [specs.with_memory(s.memory)] if not s.instancetype else [sources.with_instancetype(s.instancetype)]
-    if s.preference:
-        sizing.append(sources.with_preference(s.preference))
+    instancetype, preference = getattr(s, "instancetype", None), getattr(s, "preference", None)
+    sizing = [specs.with_memory(s.memory)] if not instancetype else [sources.with_instancetype(instancetype)]
+    if preference:
+        sizing.append(sources.with_preference(preference))
     return specs.new_vm(
         "vm", sources.with_root_disk(source, "vm", s.image, storage, ctx.labels()),
         specs.with_cloud_init(sources.cloud_init_user_data(s)), specs.with_masquerade_network(),
@@ -48,7 +49,7 @@ def wait_vm_status(ctx: ScenarioContext, status: str, timeout_key: str | None = 
     ``seconds`` when a step names its own bound (scaled like the table by ``--timeout-scale``).
     """
     vm = ctx.require_vm()
-    if sources.parse(ctx.session.settings.vm_source).uses_data_volume:
+    if sources.source_of(ctx.session.settings).uses_data_volume:
         provisioning.wait_vm_data_volumes(ctx, vm.name)  # a VM is Provisioning until its DataVolumes are
     key = timeout_key or STATUS_TIMEOUTS.get(status, "vm_start")
     timeout = ctx.timeouts[key] if seconds is None else seconds * ctx.timeouts.scale

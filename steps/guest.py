@@ -26,7 +26,7 @@ def _console(ctx: ScenarioContext) -> SerialConsole:
     con: SerialConsole | None = ctx.values.get("console")
     vm = ctx.require_vm()
     s = ctx.session.settings
-    login = login_for(login_hint(s.image, s.vm_source), s.guest_user, s.guest_password)
+    login = login_for(login_hint(s.image, getattr(s, "vm_source", "containerdisk")), s.guest_user, s.guest_password)
     assert login is not None, "no login is known for this image"
     if con is None or con.ws is None:
         if con is not None:

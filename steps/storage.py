@@ -24,7 +24,7 @@ VM_NAME = "vm"
 
 def _root_source(ctx: ScenarioContext) -> sources.VmSource | None:
     """The VM source when the VM's root disk is a DataVolume (then that is the lab's data volume)."""
-    source = sources.parse(ctx.session.settings.vm_source)
+    source = sources.source_of(ctx.session.settings)
     return source if source.uses_data_volume else None
 
 

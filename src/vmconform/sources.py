@@ -168,3 +168,8 @@ def with_preference(name: str) -> Option:
     def apply(vm: Spec) -> None:
         vm["spec"]["preference"] = {"kind": "VirtualMachineClusterPreference", "name": name}
     return apply
+
+
+def source_of(settings: object) -> VmSource:
+    """The run's VM source (``--vm-source``; containerDisk for settings that predate the option)."""
+    return parse(str(getattr(settings, "vm_source", CONTAINERDISK) or CONTAINERDISK))
