@@ -27,6 +27,7 @@ PROP_BEHAVIOUR = "vmconform.behaviour"
 PROP_REASON = "vmconform.reason"
 PROP_TRANSITION = "vmconform.transition"
 PROP_CLUSTER = "vmconform.cluster"
+PROP_ACTIONS = "vmconform.actions"  # an Actions-menu table (steps/actions.py)
 PROP_SELECTED = "vmconform.selected"  # a worker's selection, sent to the xdist controller with its first report
 
 # tag → capability the scenario needs
@@ -331,6 +332,7 @@ class SuiteController:
         if props.get(PROP_CLUSTER):
             self.cluster_facts = props[PROP_CLUSTER]
         transitions = {v[0]: v[1] for k, v in report.user_properties if k == PROP_TRANSITION}
+        actions = [v for k, v in report.user_properties if k == PROP_ACTIONS]
         if report.passed:
             status, reason = verdict.VERIFIED, ""
         elif report.skipped:
@@ -347,7 +349,7 @@ class SuiteController:
             b = verdict.Behaviour(id=meta["id"], lab_section=meta["lab_section"], title=meta["title"],
                                   status=status, reason=reason, lab_steps=meta["lab_steps"], tags=meta["tags"],
                                   duration_seconds=round(report.duration, 3), transitions=transitions,
-                                  nodeid=meta["nodeid"], language=meta.get("language", "en"))
+                                  nodeid=meta["nodeid"], language=meta.get("language", "en"), actions=actions)
             self.behaviours[meta["id"]] = verdict.merge(self.behaviours.get(meta["id"]), b)
 
     # ------------------------------------------------------------ scenario hooks

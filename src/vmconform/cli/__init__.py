@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
         from . import steps_cmd
 
         steps_cmd.add_parser(sub)
+        from . import coverage_cmd
+
+        coverage_cmd.add_parser(sub)
     return parser
 
 

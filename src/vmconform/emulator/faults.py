@@ -61,7 +61,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("stop-hangs", "stop never finishes: the guest never shuts down, the VM stays in Stopping",
           (STOP, STOPPED_OFFERS_START, RWX, OWN_VOLUME)),
     Fault("start-accepted-when-running", "start on a running VM is accepted (202) instead of 409; nothing happens",
-          (START_ONLY_STOPPED,)),
+          (START_ONLY_STOPPED, RESTART, UNPAUSE, MIGRATE)),  # the last three: their Actions menu offers Start
     Fault("stopped-vm-accepts-pause-restart",
           "restart (202) and pause (200) of a stopped VM are accepted instead of 409/404; nothing happens",
           (STOPPED_OFFERS_START,)),
