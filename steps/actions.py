@@ -106,14 +106,23 @@ def _settle(ctx: ScenarioContext) -> None:
         pass  # still pending: the table shows what KubeVirt answers meanwhile
 
 
-def _probe(ctx: ScenarioContext, names: list[str]) -> list[Row]:
+def _probe(ctx: ScenarioContext, names: list[str], state: str) -> tuple[list[Row], dict[str, Any]]:
+    """Each action as a dry run, the VM looked at after each: a change is the action's that preceded it."""
     vm = ctx.require_vm()
     rows = []
+    seen = _fingerprint(ctx)
     for name in names:
         kind, sub = ACTIONS[name]
         ans = ctx.cluster.subresource(kind, vm.namespace, vm.name, sub, dict(DRY_RUN))
         rows.append(Row(name, ans.code, ans.message))
-    return rows
+        now = _fingerprint(ctx)
+        changed = _changes(seen, now)
+        if changed:
+            reporting.attach_text(f"Actions menu: {state} VM", table(rows))
+        assert not changed, (f"a dry run of {name.lower()} changed the {state} VM (dryRun: [\"All\"] was carried "
+                             f"out): " + "; ".join(changed))
+        seen = now
+    return rows, seen
 
 
 def table(rows: list[Row]) -> str:
@@ -131,12 +140,8 @@ def actions_offered(vmconform_scenario: ScenarioContext, actions: tuple[str, ...
     before = _fingerprint(ctx)
     state = str(before["status"]).lower() or "new"
     note = ""
-    for attempt in range(ATTEMPTS):
-        rows = _probe(ctx, names)
-        after = _fingerprint(ctx)
-        changed = _changes(before, after)
-        assert not changed, (f"a dry run changed the {state} VM (dryRun: [\"All\"] was carried out): "
-                             + "; ".join(changed))
+    for _attempt in range(ATTEMPTS):
+        rows, after = _probe(ctx, names, state)
         if (before["vm_rv"], before["vmi_rv"]) == (after["vm_rv"], after["vmi_rv"]):
             note = ""
             break

@@ -452,6 +452,9 @@ class SuiteController:
         if getattr(self, "emulator_timing", None):  # an emulated cluster: how to replay its timing
             run["emulator_timing"] = self.emulator_timing
         summary = verdict.build_summary(list(self.behaviours.values()), cluster, run, ended)
+        from .coverage.run_page import add_lab_coverage  # the "lab coverage" page (issue 21)
+
+        add_lab_coverage(self.config, summary)
         report_dir = Path(self.settings.report_dir)
         verdict.write(report_dir, summary)
         alluredir = getattr(self.config.option, "allure_report_dir", None)

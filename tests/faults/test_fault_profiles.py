@@ -94,7 +94,7 @@ CASES: dict[str, Case] = {
                                F.DRAIN: r"the VMI of \S+ was replaced during the drain \(UID \S+ → \S+\): "
                                         r"the VM was restarted, not live-migrated"}),
     "evacuation-ignored": Case({F.EVICT_LM: EVACUATION_RAN_OUT, F.DRAIN: DRAIN_RAN_OUT}, 0.05),
-    "dryrun-ignored": Case(re.escape('dry run changed the ') + r"(running|stopped|paused)"
+    "dryrun-ignored": Case(r"a dry run of (start|stop) changed the (running|stopped|paused)"
                            + re.escape(' VM (dryRun: ["All"] was carried out): ') + r".*runStrategy"),
     "drain-ignores-limits": Case(r"[3-9] migrations left node \S+ at once; the per-node outbound limit "
                                  r"\(parallelOutboundMigrationsPerNode\) is 2$"),
