@@ -51,7 +51,8 @@ DATASOURCE_RUN = ("--vm-source", "datasource:kubevirt-os-images/alpine")
 CLONE_RWO = (r"the root DataVolume \S+ asked for ReadWriteMany on storage class \S+ \(its StorageProfile offers "
              r"ReadWriteMany [^)]*\) but its claim was provisioned ReadWriteOnce: a disk that is not ReadWriteMany "
              r"cannot be live-migrated|migrate (request )?was rejected: .*DisksNotLiveMigratable.*PVC vm-root is not "
-             r"shared")
+             r"shared|migrate of a running VM was rejected \(HTTP 500: .*DisksNotLiveMigratable.*PVC vm-root is not "
+             r"shared")  # the last: the Actions menu's dry run of migrate (steps/actions.py)
 
 # fault → how its failures must read (the scenarios are FAULTS[fault].caught_by)
 CASES: dict[str, Case] = {

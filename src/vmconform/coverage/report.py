@@ -6,9 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .lab import shorten
+from .lab import load, shorten
 from .table import COVERED, MARKED, NOT_COVERED, Coverage, Row, build
-from .lab import load
 
 Obj = dict[str, Any]
 
