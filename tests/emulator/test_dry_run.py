@@ -116,3 +116,27 @@ def test_fault_dryrun_ignored_carries_a_dry_run_out(kv_factory: Any) -> None:
         fkv.running(ns, "f")
         assert fkv.sub(ns, "vm", "f", "stop", DRY) == (202, "")
         assert fkv.vm(ns, "f")["spec"]["runStrategy"] == "Halted"  # carried out: the VM is stopping
+
+
+def test_dry_runs_inside_the_stop_window_answer_as_virt_api(kv_factory: Any) -> None:
+    """§10 W1/W4: the VM is Stopped while its final VMI still exists (its launcher pod terminating): pause and
+    unpause answer 409, not 404; start is accepted; still nothing changes."""
+    with kv_factory(Options(nodes=1, seed=9, extra={"steps": {"pod.terminate": 3.0}})) as wkv:
+        ns = "win"
+        wkv.core.create_namespace({"metadata": {"name": ns}})
+        wkv.running(ns, "w")
+        wkv.ok(ns, "vm", "w", "stop")
+        wkv.wait_vm(ns, "w", lambda o: o.get("status", {}).get("printableStatus") == "Stopped")
+        answers = probe(wkv, ns, "w")
+        vmi = wkv.vmi(ns, "w")
+        assert vmi is not None and vmi["status"]["phase"] == "Succeeded", "the window closed before the probe"
+        assert answers == {
+            "start": (202, ""),
+            "stop": (409, conflict("virtualmachine", "w", "VM is not running")),
+            "restart": (409, conflict("virtualmachine", "w", "RunStategy Halted does not support manual restart "
+                                                             "requests")),
+            "pause": (409, conflict("virtualmachineinstance", "w", "VM is not running")),
+            "unpause": (409, conflict("virtualmachineinstance", "w", "VMI is not running")),
+            "migrate": (409, conflict("virtualmachine", "w", "VM is not running")),
+        }
+        assert wkv.vm(ns, "w")["spec"]["runStrategy"] == "Halted"
