@@ -1,7 +1,8 @@
 """What the feature files claim to verify (their ``@lab-X.Y`` and ``@step-N`` tags) and the steps an author
 marks "not verifiable from the API" in ``not-verifiable.txt`` beside the features.
 
-``not-verifiable.txt`` — one line per step, the step written as its tags, then why::
+``not-verifiable.txt`` (beside the features, or in the folder above a translation folder) — one line per step,
+the step written as its tags, then why::
 
     # lab steps no scenario can check through the Kubernetes API
     @lab-2.1 @step-1: navigating the console's menu (Virtualization → VirtualMachines)
@@ -97,8 +98,9 @@ def _scenario(title: str, path: Path, line: int, tags: list[str]) -> Scenario:
 
 
 def read_marks(folder: Path) -> list[Mark]:
-    path = folder / MARKS_FILE
-    if not path.is_file():
+    """The folder's marks; a translation folder (``features/ko``) without its own uses its parent's."""
+    path = next((f / MARKS_FILE for f in (folder, folder.parent) if (f / MARKS_FILE).is_file()), None)
+    if path is None:
         return []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
