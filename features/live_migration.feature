@@ -5,10 +5,11 @@ Feature: Live migration
   target node can mount them at the same time; each VM disk is its own volume, mounted
   only when needed.
 
-  @step-1
+  @step-1 @step-2 @step-3 @step-4
   Scenario: Migrate moves a running VM to another node and it returns to Running
     Given a running VM
-    And I note the VM's VMI, node and launcher pod
+    Then the Actions offered are: Stop, Restart, Pause, Migrate
+    Given I note the VM's VMI, node and launcher pod
     When I migrate the VM
     Then the migrate request is accepted
     And the migration succeeds

@@ -18,6 +18,7 @@ Feature: VM control
   @step-5
   Scenario: A stopped VM offers only Start
     Given the VM is stopped
+    Then the Actions offered are: Start
     When I restart the VM
     Then the restart is rejected with 409 "RunStategy Halted does not support manual restart requests"
     When I pause the VM
@@ -54,7 +55,8 @@ Feature: VM control
   @step-8
   Scenario: Unpause resumes the VM
     Given the VM is paused
-    And I note the VM's VMI, node and launcher pod
+    Then the Actions offered are: Stop, Restart, Unpause
+    Given I note the VM's VMI, node and launcher pod
     When I unpause the VM
     Then the unpause is accepted
     And the VM reaches Running
@@ -64,6 +66,7 @@ Feature: VM control
 
   @step-3
   Scenario: Restart reboots the VM into a new instance
+    Then the Actions offered are: Stop, Restart, Pause
     Given I note the VM's VMI, node and launcher pod
     When I restart the VM
     Then the restart is accepted

@@ -6,10 +6,11 @@
   있도록 ReadWriteMany(RWX) 스토리지이어야 합니다. 각 가상머신 디스크는 필요할 때만 마운트되는
   자체 볼륨에 저장됩니다.
 
-  @step-1
+  @step-1 @step-2 @step-3 @step-4
   시나리오: Migrate를 누르면 가상머신이 다른 노드로 옮겨지고 다시 Running 상태로 돌아갑니다
     조건 실행 중인 가상머신이 있습니다
-    그리고 가상머신의 VMI, 노드, launcher 파드를 기록합니다
+    그러면 Actions 메뉴에서 사용 가능한 옵션: Stop, Restart, Pause, Migrate
+    조건 가상머신의 VMI, 노드, launcher 파드를 기록합니다
     만일 가상머신을 마이그레이션합니다
     그러면 마이그레이션 요청이 수락됩니다
     그리고 마이그레이션이 성공합니다

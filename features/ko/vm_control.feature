@@ -20,6 +20,7 @@
   @step-5
   시나리오: 중지된 가상머신에서는 Start만 사용할 수 있고 Restart와 Pause는 사용할 수 없습니다
     조건 가상머신이 중지되어 있습니다
+    그러면 Actions 메뉴에서 사용 가능한 옵션: Start
     만일 가상머신을 다시 시작합니다
     그러면 다시 시작 요청이 409 "RunStategy Halted does not support manual restart requests" 오류로 거부됩니다
     만일 가상머신을 일시 중지합니다
@@ -56,7 +57,8 @@
   @step-8
   시나리오: Unpause를 누르면 가상머신의 일시 중지가 해제됩니다
     조건 가상머신이 일시 중지되어 있습니다
-    그리고 가상머신의 VMI, 노드, launcher 파드를 기록합니다
+    그러면 Actions 메뉴에서 사용 가능한 옵션: Stop, Restart, Unpause
+    조건 가상머신의 VMI, 노드, launcher 파드를 기록합니다
     만일 가상머신을 일시 중지 해제합니다
     그러면 일시 중지 해제 요청이 수락됩니다
     그리고 가상머신이 Running 상태가 됩니다
@@ -66,6 +68,7 @@
 
   @step-3
   시나리오: Restart를 누르면 가상머신이 새 인스턴스로 재부팅됩니다
+    그러면 Actions 메뉴에서 사용 가능한 옵션: Stop, Restart, Pause
     조건 가상머신의 VMI, 노드, launcher 파드를 기록합니다
     만일 가상머신을 다시 시작합니다
     그러면 다시 시작 요청이 수락됩니다

@@ -31,6 +31,7 @@ PROP_CLUSTER = "vmconform.cluster"
 PROP_JUNIT_SECTION = "vmconform.lab_section"
 PROP_JUNIT_STEPS = "vmconform.lab_steps"
 PROP_JUNIT_TAGS = "vmconform.tags"
+PROP_ACTIONS = "vmconform.actions"  # an Actions-menu table (steps/actions.py)
 PROP_SELECTED = "vmconform.selected"  # a worker's selection, sent to the xdist controller with its first report
 
 # tag → capability the scenario needs
@@ -347,6 +348,7 @@ class SuiteController:
         if props.get(PROP_CLUSTER):
             self.cluster_facts = props[PROP_CLUSTER]
         transitions = {v[0]: v[1] for k, v in report.user_properties if k == PROP_TRANSITION}
+        actions = [v for k, v in report.user_properties if k == PROP_ACTIONS]
         if report.passed:
             status, reason = verdict.VERIFIED, ""
         elif report.skipped:
@@ -363,7 +365,7 @@ class SuiteController:
             b = verdict.Behaviour(id=meta["id"], lab_section=meta["lab_section"], title=meta["title"],
                                   status=status, reason=reason, lab_steps=meta["lab_steps"], tags=meta["tags"],
                                   duration_seconds=round(report.duration, 3), transitions=transitions,
-                                  nodeid=meta["nodeid"], language=meta.get("language", "en"))
+                                  nodeid=meta["nodeid"], language=meta.get("language", "en"), actions=actions)
             self.behaviours[meta["id"]] = verdict.merge(self.behaviours.get(meta["id"]), b)
 
     # ------------------------------------------------------------ scenario hooks
@@ -466,6 +468,9 @@ class SuiteController:
         if getattr(self, "emulator_timing", None):  # an emulated cluster: how to replay its timing
             run["emulator_timing"] = self.emulator_timing
         summary = verdict.build_summary(list(self.behaviours.values()), cluster, run, ended)
+        from .coverage.run_page import add_lab_coverage  # the "lab coverage" page (issue 21)
+
+        add_lab_coverage(self.config, summary)
         report_dir = Path(self.settings.report_dir)
         summary["slower_than_usual"] = self._trend(report_dir, summary) if ended["how"] == verdict.COMPLETED else []
         verdict.write(report_dir, summary)

@@ -53,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="which of the lab's feature files run: en (default), ko or all; with --features: all by default")
     g.addoption("--features", dest="vmconform_features", default=None, metavar="PATH",
                 help="run these feature files (a file or a folder) with the suite's steps instead of the lab's")
+    g.addoption("--lab", dest="vmconform_lab", default=None, metavar="LAB.md",
+                help="lab document for the 'lab coverage' page (default: the suite's lab with the suite's features)")
     g.addoption("--guest-user", default=None, help="serial-console user (default: the demo image's)")
     g.addoption("--guest-password", default=None, help="serial-console password (default: the demo image's)")
     g.addoption("--allow-disruptive", action="store_true", default=False,

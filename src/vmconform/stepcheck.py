@@ -22,7 +22,7 @@ from .vocabulary import KEYWORDS, StepDef
 
 # the modules that define the suite's steps (the checkout's conftest.py loads the same list)
 STEP_MODULES = ("steps.vm_lifecycle", "steps.vm_state", "steps.migration", "steps.storage", "steps.guest",
-                "steps.maintenance")
+                "steps.maintenance", "steps.actions")
 
 
 @dataclass(frozen=True)

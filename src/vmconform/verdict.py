@@ -91,6 +91,7 @@ class Behaviour:
     transitions: dict[str, float] = field(default_factory=dict)
     nodeid: str = ""
     language: str = "en"
+    actions: list[dict[str, Any]] = field(default_factory=list)  # Actions-menu tables (steps/actions.py)
 
 
 def overall(behaviours: Iterable[Behaviour]) -> str:
@@ -112,6 +113,7 @@ def merge(old: Behaviour | None, new: Behaviour) -> Behaviour:
     worst = new if rank[new.status] > rank[old.status] else old
     worst.transitions = {**old.transitions, **new.transitions}
     worst.duration_seconds = old.duration_seconds + new.duration_seconds
+    worst.actions = old.actions + [a for a in new.actions if a not in old.actions]
     return worst
 
 
@@ -188,6 +190,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
     if skipped:
         lines += ["", "## Not verified", ""]
         lines += [f"- {_step_ref(b)} — {b['title']}: {b.get('reason') or 'no reason given'}" for b in skipped]
+    from .coverage.report import actions_block, lab_coverage_block  # separate blocks (lab authors, issue 21)
+    lines += actions_block(summary) + lab_coverage_block(summary)
     lines.append("")
     return "\n".join(lines)
 

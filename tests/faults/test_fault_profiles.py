@@ -52,14 +52,17 @@ DATASOURCE_RUN = ("--vm-source", "datasource:kubevirt-os-images/alpine")
 CLONE_RWO = (r"the root DataVolume \S+ asked for ReadWriteMany on storage class \S+ \(its StorageProfile offers "
              r"ReadWriteMany [^)]*\) but its claim was provisioned ReadWriteOnce: a disk that is not ReadWriteMany "
              r"cannot be live-migrated|migrate (request )?was rejected: .*DisksNotLiveMigratable.*PVC vm-root is not "
-             r"shared")
+             r"shared|migrate of a running VM was rejected \(HTTP 500: .*DisksNotLiveMigratable.*PVC vm-root is not "
+             r"shared")  # the last: the Actions menu's dry run of migrate (steps/actions.py)
 
 # fault → how its failures must read (the scenarios are FAULTS[fault].caught_by)
 CASES: dict[str, Case] = {
     "stop-keeps-running": Case(rf"VM \S+ reaches Stopped: {WAIT_RAN_OUT}Running {T}$", 0.05),
     "stop-hangs": Case(rf"VM \S+ reaches Stopped: {WAIT_RAN_OUT}(Running {T} → )?Stopping {T}$", 0.05),
-    "start-accepted-when-running": Case(re.escape("start of a running VM was accepted (HTTP 202); "
-                                                  'KubeVirt rejects it with 409 "VM is already running"')),
+    "start-accepted-when-running": Case({F.START_ONLY_STOPPED: re.escape(
+        'start of a running VM was accepted (HTTP 202); KubeVirt rejects it with 409 "VM is already running"'),
+        **dict.fromkeys((F.RESTART, F.UNPAUSE, F.MIGRATE),  # the Actions menu (a dry run) offers Start
+                        r"the Actions menu offers Start, .*: start of a (running|paused) VM was accepted \(HTTP 202\)")}),
     "stopped-vm-accepts-pause-restart": Case(re.escape("restart of a stopped VM was accepted (HTTP 202)")),
     "pause-noop": Case(rf"VM \S+ reaches Paused: {WAIT_RAN_OUT}Running {T}$", 0.1),
     "unpause-noop": Case(rf"VM \S+ reaches Running: {WAIT_RAN_OUT}Paused {T}$", 0.05),
@@ -94,6 +97,8 @@ CASES: dict[str, Case] = {
                                F.DRAIN: r"the VMI of \S+ was replaced during the drain \(UID \S+ → \S+\): "
                                         r"the VM was restarted, not live-migrated"}),
     "evacuation-ignored": Case({F.EVICT_LM: EVACUATION_RAN_OUT, F.DRAIN: DRAIN_RAN_OUT}, 0.05),
+    "dryrun-ignored": Case(r"a dry run of (start|stop) changed the (running|stopped|paused)"
+                           + re.escape(' VM (dryRun: ["All"] was carried out): ') + r".*runStrategy"),
     "drain-ignores-limits": Case(r"[3-9] migrations left node \S+ at once; the per-node outbound limit "
                                  r"\(parallelOutboundMigrationsPerNode\) is 2$"),
     # CDI faults: the VMs' root disks are DataVolumes cloned from a boot source

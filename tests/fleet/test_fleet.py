@@ -95,10 +95,26 @@ def test_a_fleet_that_cannot_be_formed_is_one_line(tmp_path: Path, args: list[st
     assert out.returncode == 4 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
 
 
-def test_sigterm_to_the_fleet_reaches_every_cluster_run(clusters: list[Path], tmp_path: Path) -> None:
+@pytest.fixture()
+def slow_clusters(tmp_path: Path) -> Iterator[list[Path]]:
+    """Two clusters whose VMs take 30 s to boot: the runs are surely still going when the signal comes."""
+    running = [EmulatedCluster(Options(extra={"steps": {"vmi.boot": 30.0}}), kubeconfig_path=tmp_path / f"{n}.kubeconfig")
+               for n in ("east", "west")]
+    try:
+        for c in running:
+            c.start()
+        yield [c.kubeconfig_path for c in running if c.kubeconfig_path is not None]
+    finally:
+        for c in running:
+            c.close()
+
+
+def test_sigterm_to_the_fleet_reaches_every_cluster_run(slow_clusters: list[Path], tmp_path: Path) -> None:
     """CI cancels by SIGTERM to the fleet process alone: each cluster's run is interrupted and cleans up."""
     import signal
     import threading
+
+    clusters = slow_clusters
 
     from vmconform.kube.client import Cluster
     from vmconform.kube.kinds import NAMESPACE

@@ -27,6 +27,7 @@ SCREENSHOTS = ROOT / "reports"
 PASSING = "Start is offered only when the VM is stopped"
 FAILING = "Stop reaches Stopped"
 FAILING_KO = "Stop을 누르면 가상머신이 Stopped 상태가 됩니다"  # the same scenario in features/ko/
+MENU = "Unpause resumes the VM"  # reads the Actions menu of the paused VM (steps/actions.py)
 MESSAGE = "VM vm reaches Stopped: not reached within"
 ENVIRONMENT = {"backend": "emulated", "kubevirt.version": "v1.9.0", "kubernetes.version": "v1.32.4"}
 
@@ -47,13 +48,13 @@ def allure_results(tmp_path: Path) -> Path:
     proc = subprocess.run(
         [sys.executable, "-m", "vmconform", "run", "--no-html", "--report-dir", str(report),
          "--emulator-fault", "stop-keeps-running", "--timeout-scale", "0.02", "--lang", "all",
-         "-k", "Stop_reaches_Stopped or Start_is_offered or Stop을_누르면"],
+         "-k", "Stop_reaches_Stopped or Start_is_offered or Stop을_누르면 or Unpause_resumes"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((report / "summary.json").read_text())
     assert {b["title"]: b["status"] for b in summary["behaviours"]} == {
-        PASSING: "verified", FAILING: "violated", FAILING_KO: "violated"}
+        PASSING: "verified", FAILING: "violated", FAILING_KO: "violated", MENU: "verified"}
     return report / "allure-results"
 
 
@@ -88,6 +89,12 @@ def test_html_report_shows_scenarios_failure_and_environment(allure_results: Pat
     # the title says the verdict and the cluster; the tree opens on the lab's sections, not one "epic" node
     assert "vmconform — not-conformant — emulated cluster" in text, text[:1000]
     assert "VM management lab" not in text and text.index("2.1 VM control") < text.index(PASSING), text[:2000]
+
+    # the run's lab-coverage page (step 4 of 2.1 violated) and the Actions menu attached to its scenario
+    assert leaves["Lab coverage"].status == "failed", sorted(leaves)
+    menu_url = file_url(index, f"{leaves[MENU].id}/attachments")
+    menu = visible_text(render_until(menu_url, lambda dom: "Actions menu: paused VM" in visible_text(dom)))
+    assert "Actions menu: paused VM" in menu, menu[:2000]
 
     failure_url = file_url(index, leaves[FAILING].id)
     failure = visible_text(render_until(failure_url, lambda dom: MESSAGE in visible_text(dom)))

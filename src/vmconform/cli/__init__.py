@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         from . import trend_cmd
 
         trend_cmd.add_parser(sub)
+        from . import coverage_cmd
+
+        coverage_cmd.add_parser(sub)
     return parser
 
 

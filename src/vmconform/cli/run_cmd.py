@@ -99,11 +99,15 @@ def add_parsers(sub: Any) -> None:
                    help="keep (and reuse) the kind cluster (default: delete it afterwards)")
     p.add_argument("--allow-disruptive", action="store_true",
                    help="let the maintenance scenarios cordon and drain a node; a real cluster needs this "
-                        "(default: off; the emulated cluster always allows it)")
+                        "(default: off; the emulated and kind clusters are the suite's own and allow it)")
     p.add_argument("--kubevirt-version", default=None,
                    help="KubeVirt release: installed on kind (default: pinned), emulated otherwise (default v1.9.0)")
     p.add_argument("--kubevirt-emulation", default="auto", choices=("auto", "on", "off"),
                    help="KubeVirt useEmulation on kind: auto (when no /dev/kvm), on, off")
+    # lab authors (issue 21): the "lab coverage" page of summary.md and Allure
+    p.add_argument("--lab", default=None, metavar="LAB.md",
+                   help="lab document whose steps get this run's verdicts in a 'lab coverage' page "
+                        "(default: the suite's lab, lab/vm_management.ko.md, when --features is not given)")
     p.add_argument("-n", "--parallel", default=None, metavar="N",
                    help="run scenarios in N processes with pytest-xdist (default: one process)")
     p.add_argument("-k", dest="select", default=None, metavar="EXPR",
@@ -306,6 +310,8 @@ def pytest_argv(args: argparse.Namespace, root: Path, report_dir: Path) -> list[
         argv.append("--kind-keep")
     if args.allow_disruptive:
         argv.append("--allow-disruptive")
+    if args.lab:
+        argv.append(f"--lab={Path(args.lab).resolve()}")
     if args.cluster == "kind":
         argv.append(f"--kubevirt-emulation={args.kubevirt_emulation}")
     for fault in args.emulator_fault:
@@ -335,6 +341,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return _fail(problem, exitcodes.USAGE)
     root = project_root()
+    if args.lab and not Path(args.lab).is_file():
+        return _fail(f"--lab {args.lab}: no such file", exitcodes.USAGE)
     problems = check_features(args, root)
     if problems:
         for line in problems:

@@ -18,6 +18,7 @@ GROUPS = {
     "steps.storage": "Storage",
     "steps.guest": "Inside the guest (serial console)",
     "steps.maintenance": "Node maintenance: eviction and drain",
+    "steps.actions": "The Actions menu (dry runs)",
 }
 
 

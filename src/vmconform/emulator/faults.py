@@ -61,7 +61,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("stop-hangs", "stop never finishes: the guest never shuts down, the VM stays in Stopping",
           (STOP, STOPPED_OFFERS_START, RWX, OWN_VOLUME)),
     Fault("start-accepted-when-running", "start on a running VM is accepted (202) instead of 409; nothing happens",
-          (START_ONLY_STOPPED,)),
+          (START_ONLY_STOPPED, RESTART, UNPAUSE, MIGRATE)),  # the last three: their Actions menu offers Start
     Fault("stopped-vm-accepts-pause-restart",
           "restart (202) and pause (200) of a stopped VM are accepted instead of 409/404; nothing happens",
           (STOPPED_OFFERS_START,)),
@@ -104,6 +104,9 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("import-stuck", "every DataVolume import or clone stops at 40 % and never finishes (CloneInProgress)",
           (STOP, STOPPED_OFFERS_START, START_ONLY_STOPPED, PAUSE, UNPAUSE, RESTART, MIGRATE, RWX, OWN_VOLUME,
            GUEST_PAUSE, GUEST_MIGRATE, GUEST_RESTART, EVICT_LM, EVICT_RWO_LM, EVICT_RWO_IFP, DRAIN)),
+    # the Actions menu (steps/actions.py) asks every action as a dry run: one carried out for real changes the VM
+    Fault("dryrun-ignored", "subresource requests with dryRun: [\"All\"] are checked and then carried out for real "
+          "(a dry-run stop stops the VM)", (RESTART, STOPPED_OFFERS_START, UNPAUSE, MIGRATE)),
     Fault("drop-watches", "every open watch connection is dropped every 2 s", (), transport=True),
     Fault("expire-watch-history", "watch history expires every second (resuming answers 410 Gone)", (),
           transport=True),

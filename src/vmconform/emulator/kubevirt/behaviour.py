@@ -27,6 +27,7 @@ volume-mounted-everywhere           :meth:`datastore_mounts` (helper pods mount 
 eviction-kills-vm                   :meth:`eviction_triggers_evacuation` (the webhook lets the eviction through)
 evacuation-ignored                  :meth:`evacuation_migrates` (marked VMIs get no migration)
 drain-ignores-limits                :meth:`evacuation_respects_limits` (evacuations skip the migration limits)
+dryrun-ignored                      :meth:`honours_dry_run` (a subresource dry run is carried out for real)
 ==================================  ==============================================================
 """
 
@@ -64,8 +65,14 @@ class Behaviour:
 
     # ------------------------------------------------------------ subresources
 
-    def intercept(self, call: "SubresourceCall") -> "web.StreamResponse | None":
-        """Answer a subresource request instead of virt-api (e.g. accept and do nothing); None = normal."""
+    def honours_dry_run(self) -> bool:
+        """A subresource request with ``dryRun: ["All"]`` is checked and changes nothing."""
+        return not self.active("dryrun-ignored")
+
+    def intercept(self, call: "SubresourceCall", dry_run: bool = False) -> "web.StreamResponse | None":
+        """Answer a subresource request instead of virt-api (e.g. accept and do nothing); None = normal.
+
+        A dry run gets the same answer as the real request would, without the fault's side effects."""
         if not self.faults or not call.name:
             return None
         from .subresource_api import accepted, ok_empty
@@ -85,13 +92,13 @@ class Behaviour:
         if self.active("restart-keeps-vmi") and target == ("virtualmachines", "restart") and vmi is not None \
                 and dig(vmi, "status", "phase") == C.RUNNING and not vmi["metadata"].get("deletionTimestamp"):
             vc = call.ctx.vmi_controller
-            if vc is not None:
+            if vc is not None and not dry_run:
                 vc.request_softreboot(call.namespace, call.name)  # the guest reboots, the VMI stays
             return accepted()
         if self.active("restart-keeps-guest-memory") and target == ("virtualmachines", "restart") \
                 and vmi is not None and dig(vmi, "status", "phase") == C.RUNNING:
             handle = call.ctx.guests.get(call.namespace, call.name, vmi["metadata"]["uid"])
-            if handle is not None and handle.guest is not None:  # the restart itself goes on as usual
+            if handle is not None and handle.guest is not None and not dry_run:  # the restart itself goes on as usual
                 self._restarting[(call.namespace, call.name)] = (vmi["metadata"]["uid"], handle.guest)
         return None
 

@@ -131,7 +131,18 @@ class SubresourceCall:
     subresource: str
 
     async def options(self, kind: OptionsType) -> Obj:
-        return decode_options(await self.request.read(), kind)
+        opts = decode_options(await self.request.read(), kind)
+        if opts.get("dryRun") and not self.ctx.behaviour.honours_dry_run():
+            opts.pop("dryRun")  # dryrun-ignored: the request is carried out for real
+        return opts
+
+    async def asks_dry_run(self) -> bool:
+        """The body asks ``dryRun: ["All"]`` (read leniently: the handler itself reports a malformed body)."""
+        try:
+            body = json.loads(await self.request.read() or b"{}")
+        except ValueError:
+            return False
+        return isinstance(body, dict) and isinstance(body.get("dryRun"), list) and is_dry_run(body)
 
 
 @dataclass(frozen=True)
@@ -226,7 +237,7 @@ class SubresourceAPI:
             raise _not_found()
         if request.method not in route.methods:
             raise _method_not_allowed()
-        answer = self.ctx.behaviour.intercept(call)
+        answer = self.ctx.behaviour.intercept(call, dry_run=await call.asks_dry_run())
         if answer is not None:
             return answer
         return await route.handler(call)
