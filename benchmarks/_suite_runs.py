@@ -287,6 +287,8 @@ def scenarios(report_dir: Path, metrics: dict[str, Any] | None = None) -> list[S
     out: list[Scenario] = []
     for path in results:
         doc = json.loads(path.read_text())
+        if "start" not in doc or "stop" not in doc:  # a page, not a scenario (the run's "Lab coverage")
+            continue
         steps = [Step(s["name"], s["start"] / 1000, s["stop"] / 1000) for s in doc.get("steps", [])
                  if "start" in s and "stop" in s]
         name = python_name(doc["name"])
