@@ -165,3 +165,23 @@ def check_field_selector(group: str, plural: str, custom: bool, text: str | None
         if custom or (group, plural) not in SUPPORTED_FIELDS:
             raise bad_request(f'"{key}" is not a known field selector: only "metadata.name", "metadata.namespace"')
         raise bad_request(f'field label not supported: {key}')
+
+
+def label_selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """A metav1.LabelSelector object (matchLabels and matchExpressions) against an object's labels; no selector
+    matches nothing, an empty one everything (apimachinery ``LabelSelectorAsSelector``)."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present or op == "DoesNotExist" and present:
+            return False
+    return True

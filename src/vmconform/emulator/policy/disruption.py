@@ -20,6 +20,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..resources import PDBS, PODS, dig
+from ..selectors import label_selector_matches
 from ..store import Event
 from ..timeutil import now_rfc3339
 
@@ -29,19 +30,7 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 
-def _matches(selector: Obj | None, labels: dict[str, str]) -> bool:
-    if selector is None:
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values") or []
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values) or op == "NotIn" and present and labels[key] in values \
-                or op == "Exists" and not present or op == "DoesNotExist" and present:
-            return False
-    return True
+_matches = label_selector_matches  # the shared metav1.LabelSelector matcher
 
 
 def _scaled(value: Any, total: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..selectors import label_selector_matches
 from .attributes import Attributes
 
 ALL = "*"
@@ -48,20 +49,4 @@ def allows(rule: Obj, attrs: Attributes) -> bool:
     return url_matches(rule, attrs.path)
 
 
-def selector_matches(selector: Obj | None, labels: dict[str, str]) -> bool:
-    """A metav1.LabelSelector (matchLabels and matchExpressions); an empty selector matches everything."""
-    if selector is None:
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values") or []
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present or op == "DoesNotExist" and present:
-            return False
-    return True
+selector_matches = label_selector_matches  # the shared metav1.LabelSelector matcher
