@@ -20,12 +20,9 @@ STOP = "stop-reaches-stopped"
 START = "start-is-offered-only-when-the-vm-is-stopped"
 
 
-@pytest.fixture(scope="module")
-def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
-    tmp = Path(tmp_path_factory.mktemp("fleet"))
-    options = [Options(), Options(), Options(faults=("start-accepted-when-running",))]
-    running = [EmulatedCluster(o, kubeconfig_path=tmp / f"{name}.kubeconfig")
-               for o, name in zip(options, ("east", "west", "broken"))]
+def emulated_clusters(tmp: Path, named: dict[str, Options]) -> Iterator[list[Path]]:
+    """Start one emulated cluster per name, yield their kubeconfigs, close them all."""
+    running = [EmulatedCluster(o, kubeconfig_path=tmp / f"{name}.kubeconfig") for name, o in named.items()]
     try:
         for c in running:
             c.start()
@@ -33,6 +30,12 @@ def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
     finally:
         for c in running:
             c.close()
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Path]]:
+    yield from emulated_clusters(Path(tmp_path_factory.mktemp("fleet")), {
+        "east": Options(), "west": Options(), "broken": Options(faults=("start-accepted-when-running",))})
 
 
 def vmconform(*args: str) -> subprocess.CompletedProcess[str]:
@@ -98,15 +101,8 @@ def test_a_fleet_that_cannot_be_formed_is_one_line(tmp_path: Path, args: list[st
 @pytest.fixture()
 def slow_clusters(tmp_path: Path) -> Iterator[list[Path]]:
     """Two clusters whose VMs take 30 s to boot: the runs are surely still going when the signal comes."""
-    running = [EmulatedCluster(Options(extra={"steps": {"vmi.boot": 30.0}}), kubeconfig_path=tmp_path / f"{n}.kubeconfig")
-               for n in ("east", "west")]
-    try:
-        for c in running:
-            c.start()
-        yield [c.kubeconfig_path for c in running if c.kubeconfig_path is not None]
-    finally:
-        for c in running:
-            c.close()
+    slow = {"steps": {"vmi.boot": 30.0}}
+    yield from emulated_clusters(tmp_path, {"east": Options(extra=slow), "west": Options(extra=slow)})
 
 
 def test_sigterm_to_the_fleet_reaches_every_cluster_run(slow_clusters: list[Path], tmp_path: Path) -> None:
