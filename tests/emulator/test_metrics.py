@@ -128,5 +128,6 @@ def test_delete_on_the_endpoint_starts_the_counts_afresh(kv_factory: Any) -> Non
         status, text = other.call("DELETE", METRICS_PATH)
         assert status == 200, text
         snap = snapshot(other)
-        assert snap["requests"] == {} and snap["transitions"] == []
+        # (CDI's boot-source claims may still be binding from the cluster's start: not requests of anyone's)
+        assert snap["requests"] == {} and [t for t in snap["transitions"] if t["namespace"] != "kubevirt-os-images"] == []
         assert "default" in snap["namespaces"], "namespaces that still exist stay known"

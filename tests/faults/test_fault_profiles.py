@@ -107,7 +107,7 @@ CASES: dict[str, Case] = {
                                        F.EVICT_LM: NOT_MIGRATABLE_EVICTION, F.DRAIN: NOT_MIGRATABLE_EVICTION},
                                       0.05, extra=DATASOURCE_RUN),
     "import-stuck": Case(r"the VM's DataVolume vm-root was not provisioned within \d+ s: it is "
-                         r"CloneInProgress 40\.00% \(phase, progress\)", 0.05, extra=DATASOURCE_RUN),
+                         r"CloneInProgress 40\.00% \(phase, progress\)", 0.02, extra=DATASOURCE_RUN),
 }
 
 # Suite gaps reported to the lead (a transport fault the suite should ride out, but does not yet):
