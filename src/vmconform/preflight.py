@@ -137,16 +137,24 @@ def _check_storage(cluster: Cluster, facts: ClusterFacts, rwx: str | None, rwo: 
             facts.capabilities[cap] = Capability(True)
 
 
+def access_review(cluster: Cluster, verb: str, group: str, resource: str, subresource: str = "",
+                  namespace: str = "") -> Any:
+    """The cluster's answer to one SelfSubjectAccessReview (``status.allowed`` in its body)."""
+    attrs = {"verb": verb, "group": group, "resource": resource, "subresource": subresource}
+    if namespace:
+        attrs["namespace"] = namespace
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attrs}}
+    return cluster.call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+
+
 def _check_permissions(cluster: Cluster, facts: ClusterFacts, options: Iterable[str] = ()) -> None:
     """One SelfSubjectAccessReview per verb of every row of the permissions table the run may need
     (cluster-wide): a row needed only under options the run does not use is not asked."""
     options = set(options)
     for perm in (p for p in TABLE if p.asked(options)):
         for verb in perm.verbs:
-            body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                    "spec": {"resourceAttributes": {"verb": verb, "group": perm.group, "resource": perm.plural,
-                                                    "subresource": perm.subresource}}}
-            ans = cluster.call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+            ans = access_review(cluster, verb, perm.group, perm.plural, perm.subresource)
             if not ans.ok:
                 raise _fail(ans, "checking permissions (SelfSubjectAccessReview)")
             if not (ans.body.get("status") or {}).get("allowed"):

@@ -43,10 +43,9 @@ def natural_source(sources: list[tuple[str, str]]) -> tuple[str, str] | None:
 
 
 def _allowed(cluster: Cluster, verb: str, resource: str, sub: str = "", namespace: str = "") -> bool:
-    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": {"verb": verb, "group": "cdi.kubevirt.io", "resource": resource,
-                                            "subresource": sub, "namespace": namespace}}}
-    ans = cluster.call("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body)
+    from .preflight import access_review
+
+    ans = access_review(cluster, verb, "cdi.kubevirt.io", resource, sub, namespace)
     return bool(ans.ok and (ans.body.get("status") or {}).get("allowed"))
 
 
