@@ -73,6 +73,8 @@ class Cluster:
         self.backend = backend
         self.host = host
         self._backoff = threading.Event()  # never set: used to wait between retries
+        self._watch_client: k8s.ApiClient | None = None
+        self._watch_lock = threading.Lock()
 
     @classmethod
     def from_kubeconfig(cls, path: str | Path, context: str | None = None, *, backend: str = "kubeconfig") -> "Cluster":
@@ -89,6 +91,21 @@ class Cluster:
 
     def close(self) -> None:
         self.api_client.close()
+        if self._watch_client is not None:
+            self._watch_client.close()
+
+    @property
+    def watch_client(self) -> k8s.ApiClient:
+        """The client watches go through: a connection pool of their own.
+
+        A wait ends its watch as soon as the state it waits for arrives, so that connection still has
+        an open stream and cannot serve another request (urllib3 drops it). In the pool of ordinary
+        requests, the next request would then pay a new TLS handshake right when the suite wants to
+        act on what it saw; here only the next watch does, while the cluster is busy anyway."""
+        with self._watch_lock:
+            if self._watch_client is None:
+                self._watch_client = k8s.ApiClient(self.api_client.configuration)
+            return self._watch_client
 
     # ------------------------------------------------------------ raw calls
 
@@ -119,15 +136,16 @@ class Cluster:
         return last
 
     def _request(self, method: str, path: str, body: Any, query: list[tuple[str, Any]], content_type: str,
-                 timeout: Any) -> Any:
+                 timeout: Any, *, client: k8s.ApiClient | None = None) -> Any:
         """One HTTP exchange through the kubernetes client's REST layer; the response is not read yet."""
-        serialized = self.api_client.param_serialize(
+        api = client or self.api_client
+        serialized = api.param_serialize(
             method, path, query_params=query,
             header_params={"Accept": "application/json", "Content-Type": content_type},
             body=body, auth_settings=["BearerToken"],
         )
         try:
-            return self.api_client.call_api(*serialized, _request_timeout=timeout)
+            return api.call_api(*serialized, _request_timeout=timeout)
         except ApiException as exc:
             raise ClusterUnreachable(f"{self.host}: {_short(Exception(exc.reason))}") from None
 
@@ -198,7 +216,7 @@ class Cluster:
             query.append(("labelSelector", labels))
         try:
             resp = self._request("GET", kind.collection(namespace), None, query, "application/json",
-                                 (10, timeout_seconds + 10))
+                                 (10, timeout_seconds + 10), client=self.watch_client)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterUnreachable(f"{self.host}: {_short(exc)}") from None
         if resp.status != 200:
