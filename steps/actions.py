@@ -50,45 +50,58 @@ class Row:
         return 200 <= self.code < 300
 
 
-def _fingerprint(ctx: ScenarioContext) -> dict[str, Any]:
-    """What a carried-out action would change, and the resourceVersions."""
+# what a carried-out action would change first, so what is read right after its dry run (all of it at the end)
+TOUCHES = {"Start": ("vm",), "Stop": ("vm",), "Restart": ("vm",), "Pause": ("vmi",), "Unpause": ("vmi",),
+           "Migrate": ("migrations",)}
+PARTS = ("vm", "vmi", "migrations")
+
+
+def _fingerprint(ctx: ScenarioContext, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """What a carried-out action would change, and the resourceVersions, read for ``parts``."""
     vm = ctx.require_vm()
-    obj = vm.get() or {}
-    vmi = vm.vmi()
-    spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    migrations, _ = ctx.cluster.list(VMIM, vm.namespace)
-    vmi_meta = (vmi or {}).get("metadata") or {}
-    return {
-        "vm_rv": (obj.get("metadata") or {}).get("resourceVersion"),
-        "vmi_rv": vmi_meta.get("resourceVersion"),
-        "state": {
-            "runStrategy": spec.get("runStrategy"), "running": spec.get("running"),
-            "stateChangeRequests": status.get("stateChangeRequests") or [],
-            "migrations": sorted(m["metadata"]["name"] for m in migrations),
-        },
-        "vmi": None if vmi is None else {
-            "uid": vmi_meta.get("uid"),
+    out: dict[str, Any] = {}
+    if "vm" in parts:
+        obj = vm.get() or {}
+        spec, status = obj.get("spec") or {}, obj.get("status") or {}
+        out["vm"] = {"runStrategy": spec.get("runStrategy"), "running": spec.get("running"),
+                     "stateChangeRequests": status.get("stateChangeRequests") or []}
+        out["vm_rv"] = (obj.get("metadata") or {}).get("resourceVersion")
+        out["status"] = printable_status(obj)
+    if "vmi" in parts:
+        vmi = vm.vmi()
+        meta = (vmi or {}).get("metadata") or {}
+        out["vmi"] = None if vmi is None else {
+            "uid": meta.get("uid"),
             "terminationGracePeriodSeconds": (vmi.get("spec") or {}).get("terminationGracePeriodSeconds"),
             "paused": condition_is(vmi, "Paused"),
-            "ending": bool(vmi_meta.get("deletionTimestamp"))
+            "ending": bool(meta.get("deletionTimestamp"))
             or ((vmi.get("status") or {}).get("phase") in ("Succeeded", "Failed")),
-        },
-        "status": printable_status(obj),
-    }
+        }
+        out["vmi_rv"] = meta.get("resourceVersion")
+    if "migrations" in parts:
+        migrations, _ = ctx.cluster.list(VMIM, vm.namespace)
+        out["migrations"] = sorted(m["metadata"]["name"] for m in migrations)
+    return out
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Changes a dry run could have made (a final VMI that KubeVirt removes meanwhile is not one)."""
-    out = [f"{k}: {before['state'][k]!r} → {after['state'][k]!r}"
-           for k in before["state"] if before["state"][k] != after["state"][k]]
-    b, a = before["vmi"], after["vmi"]
-    if b is None and a is not None:
-        out.append(f"a VMI appeared ({a['uid']})")
-    elif b is not None and a is None and not b["ending"]:
-        out.append(f"the VMI {b['uid']} is gone")
-    elif b is not None and a is not None:
-        out += [f"VMI {k}: {b[k]!r} → {a[k]!r}" for k in ("uid", "terminationGracePeriodSeconds", "paused")
-                if b[k] != a[k]]
+    """Changes a dry run could have made, in the parts read both times (a final VMI that KubeVirt removes
+    meanwhile is not one)."""
+    out = []
+    if "vm" in before and "vm" in after:
+        out += [f"{k}: {before['vm'][k]!r} → {after['vm'][k]!r}" for k in before["vm"]
+                if before["vm"][k] != after["vm"][k]]
+    if "migrations" in before and "migrations" in after and before["migrations"] != after["migrations"]:
+        out.append(f"migrations: {before['migrations']!r} → {after['migrations']!r}")
+    if "vmi" in before and "vmi" in after:
+        b, a = before["vmi"], after["vmi"]
+        if b is None and a is not None:
+            out.append(f"a VMI appeared ({a['uid']})")
+        elif b is not None and a is None and not b["ending"]:
+            out.append(f"the VMI {b['uid']} is gone")
+        elif b is not None and a is not None:
+            out += [f"VMI {k}: {b[k]!r} → {a[k]!r}" for k in ("uid", "terminationGracePeriodSeconds", "paused")
+                    if b[k] != a[k]]
     return out
 
 
@@ -106,23 +119,30 @@ def _settle(ctx: ScenarioContext) -> None:
         pass  # still pending: the table shows what KubeVirt answers meanwhile
 
 
-def _probe(ctx: ScenarioContext, names: list[str], state: str) -> tuple[list[Row], dict[str, Any]]:
-    """Each action as a dry run, the VM looked at after each: a change is the action's that preceded it."""
+def _probe(ctx: ScenarioContext, names: list[str], state: str,
+           before: dict[str, Any]) -> tuple[list[Row], dict[str, Any]]:
+    """Each action as a dry run. Right after each, the object it would change first is read again (a change
+    there is that action's); at the end everything is read again (a later change is one of the dry runs')."""
     vm = ctx.require_vm()
-    rows = []
-    seen = _fingerprint(ctx)
+    rows: list[Row] = []
+    seen = dict(before)
+
+    def check(now: dict[str, Any], by: str) -> None:
+        changed = _changes(seen, now)
+        if changed:
+            reporting.attach_text(f"Actions menu: {state} VM", table(rows))
+        assert not changed, (f"a dry run of {by} changed the {state} VM (dryRun: [\"All\"] was carried "
+                             f"out): " + "; ".join(changed))
+        seen.update(now)
+
     for name in names:
         kind, sub = ACTIONS[name]
         ans = ctx.cluster.subresource(kind, vm.namespace, vm.name, sub, dict(DRY_RUN))
         rows.append(Row(name, ans.code, ans.message))
-        now = _fingerprint(ctx)
-        changed = _changes(seen, now)
-        if changed:
-            reporting.attach_text(f"Actions menu: {state} VM", table(rows))
-        assert not changed, (f"a dry run of {name.lower()} changed the {state} VM (dryRun: [\"All\"] was carried "
-                             f"out): " + "; ".join(changed))
-        seen = now
-    return rows, seen
+        check(_fingerprint(ctx, TOUCHES[name]), name.lower())
+    after = _fingerprint(ctx)
+    check(after, " or ".join(n.lower() for n in names))
+    return rows, after
 
 
 def table(rows: list[Row]) -> str:
@@ -142,7 +162,7 @@ def actions_offered(vmconform_scenario: ScenarioContext, actions: str) -> None:
     state = str(before["status"]).lower() or "new"
     note = ""
     for _attempt in range(ATTEMPTS):
-        rows, after = _probe(ctx, names, state)
+        rows, after = _probe(ctx, names, state, before)
         if (before["vm_rv"], before["vmi_rv"]) == (after["vm_rv"], after["vmi_rv"]):
             note = ""
             break
