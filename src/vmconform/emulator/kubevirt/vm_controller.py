@@ -28,7 +28,8 @@ Obj = dict[str, Any]
 class VMController:
     def __init__(self) -> None:
         self.ctx: KubeVirtContext | None = None
-        self._sync_pending: dict[tuple[str, str, str], float] = {}  # VM key → when its delayed reconcile runs
+        # VM key → (when the VMI changed, when the delayed reconcile runs)
+        self._sync_pending: dict[tuple[str, str, str], tuple[float, float]] = {}
 
     async def start(self, emulator: "Emulator") -> None:
         ctx = self.ctx = context_of(emulator)
@@ -57,13 +58,14 @@ class VMController:
         meta = ev.obj["metadata"]
         owner = next((r for r in meta.get("ownerReferences") or [] if r.get("kind") == "VirtualMachine"), None)
         key = ("vm", meta["namespace"], owner.get("name", meta["name"]) if owner else meta["name"])
-        if self._sync_pending.get(key, -1.0) > ctx.loop.time():
+        now = ctx.loop.time()
+        if self._sync_pending.get(key, (0.0, -1.0))[1] > now:
             return  # a reconcile is already due; it reads whatever the VMI is by then
         delay = ctx.duration("vm.sync", key)
         if delay <= 0:
             ctx.queue.add(*key)
             return
-        self._sync_pending[key] = ctx.loop.time() + delay
+        self._sync_pending[key] = (now, now + delay)
         ctx.queue.add_after(delay, *key)
 
     def _on_pvc(self, ev: Event) -> None:
@@ -84,7 +86,10 @@ class VMController:
     def reconcile(self, ns: str, name: str) -> None:
         ctx = self.ctx
         assert ctx is not None
-        self._sync_pending.pop(("vm", ns, name), None)
+        pending = self._sync_pending.pop(("vm", ns, name), None)
+        if pending is not None and ctx.gates.recorder is not None:  # the lag is the cluster's time (metrics)
+            ctx.gates.recorder.transition(("vm", ns, name), "sync", "vm.sync", "vm.sync", pending[0],
+                                          ctx.loop.time(), True)
         vm = ctx.store.peek(VMS, ns, name)
         if vm is None or ctx.observe_api_version(VMS, vm):
             return
