@@ -221,8 +221,8 @@ def run_suite(report_dir: Path, *, timing: str, seed: int | None = None, workers
     """``vmconform run`` in a child process (in-process emulator unless ``kubeconfig``), timed."""
     report_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "vmconform", "run", "--no-html", "--report-dir", str(report_dir)]
-    if kubeconfig is not None:
-        cmd += ["--kubeconfig", str(kubeconfig)]
+    if kubeconfig is not None:  # always the benchmark's own emulator: the drain scenario may cordon its nodes
+        cmd += ["--kubeconfig", str(kubeconfig), "--allow-disruptive"]
     else:
         cmd += ["--emulator-timing", timing]
         if seed is not None:

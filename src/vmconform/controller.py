@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,7 @@ class SuiteController:
             from .kind.backend import kind_kubeconfig
 
             path, context, backend = kind_kubeconfig(self.config, s), None, "kind"
+        opened = time.monotonic()
         try:
             cluster = Cluster.from_kubeconfig(path, context, backend=backend)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - the kubeconfig itself is bad
@@ -161,7 +163,8 @@ class SuiteController:
         facts.capabilities["disruptive"] = disruptive_capability(backend, s.allow_disruptive)
         session = SuiteSession(cluster=cluster, facts=facts, settings=s, run_id=self.run_id,
                                timeouts=Timeouts(s.timeout_scale))
-        self.cluster_facts = facts.as_dict()
+        # how long the preflight took: the first scenario's setup holds it (benchmarks count it apart)
+        self.cluster_facts = {**facts.as_dict(), "preflight_seconds": round(time.monotonic() - opened, 3)}
         if not self.worker:  # the xdist controller holds the Lease of a parallel run
             self._hold_lease(cluster)
         return session
