@@ -272,9 +272,14 @@ def vms_on_one_node(vmconform_scenario: ScenarioContext, request: pytest.Fixture
         spec["metadata"]["name"] = f"vm-{i + 1}"
         spec["spec"]["template"]["metadata"]["labels"]["kubevirt.io/domain"] = f"vm-{i + 1}"
         vms.append(ctx.create_vm(spec))
+    for vm in vms:  # all started at once: they boot side by side, as a lab's VMs would
+        ctx.vm = vm
+        wait_vm_status(ctx, STOPPED)
+        ans = vm.start()
+        assert ans.ok, f"start of {vm.name} refused: {ans.describe()}"
     for vm in vms:
         ctx.vm = vm
-        _start(ctx, vm)
+        wait_vm_status(ctx, RUNNING)
     ctx.values.update(drain_node=node, drain_vms=vms, limits=(per_node, per_cluster),
                       drain_before={vm.name: snapshot(vm) for vm in vms})
     placed = {vm.name: s.vmi_node for vm, s in zip(vms, ctx.values["drain_before"].values())}

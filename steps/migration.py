@@ -9,7 +9,8 @@ import pytest
 
 from vmconform import reporting
 from vmconform.kube.kinds import POD, VM, VMI, VMIM
-from vmconform.kube.waits import Recorder, SetRecorder, observe_unchanged, wait_for, wait_for_list
+from vmconform.kube.waits import (Recorder, SetRecorder, observe_unchanged, start_all, stop_all, wait_for,
+                                  wait_for_list)
 from vmconform.ops import (condition, describe_pod, exit_code, pod_ended, pod_live, pod_node, pod_phase,
                            printable_status, uid, vmi_phase)
 from vmconform.scenario import ScenarioContext
@@ -56,8 +57,7 @@ def migrate(vmconform_scenario: ScenarioContext) -> None:
                        labels=SELECT_LAUNCHERS)
     vmi = Recorder(ctx.cluster, VMI, vm.namespace, vm.name, vmi_migration_state, f"VMI {vm.name} during migration")
     recorders = (rec, pods, vmi)
-    for r in recorders:
-        r.__enter__()
+    start_all(recorders)
     ctx.values["recorders"] = recorders
     ctx.values["migration_started"] = time.monotonic()
     ctx.answer = vm.migrate()
@@ -67,7 +67,7 @@ def migrate(vmconform_scenario: ScenarioContext) -> None:
 def _stop_recorders(ctx: ScenarioContext) -> None:
     recs = ctx.values.pop("recorders", None)
     if recs:
-        ctx.values["recorded"] = [r.stop() for r in recs]
+        ctx.values["recorded"] = stop_all(recs)
 
 
 @then("the migrate request is rejected", ko="마이그레이션 요청이 거부됩니다")

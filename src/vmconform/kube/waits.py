@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -410,6 +411,26 @@ class _BackgroundRecorder:
             self._stop.set()
         _publish(self.timeline)
         return self.timeline
+
+
+def start_all(recorders: "tuple[_BackgroundRecorder, ...]") -> None:
+    """Start several recorders side by side (their first LISTs overlap); returns once all have listed."""
+    with ThreadPoolExecutor(max(1, len(recorders)), thread_name_prefix="recorder-start") as pool:
+        futures = [pool.submit(r.__enter__) for r in recorders]
+    failed = [f.exception() for f in futures if f.exception() is not None]
+    if failed:  # the ones that did start stop again: no recorder thread outlives a failed step
+        for r, f in zip(recorders, futures):
+            if f.exception() is None:
+                r.stop()
+        raise failed[0]
+
+
+def stop_all(recorders: "tuple[_BackgroundRecorder, ...]") -> list[Timeline]:
+    """``stop()`` several recorders side by side (each catches up with one LIST); timelines in order."""
+    if len(recorders) < 2:
+        return [r.stop() for r in recorders]
+    with ThreadPoolExecutor(len(recorders), thread_name_prefix="recorder-stop") as pool:
+        return list(pool.map(lambda r: r.stop(), recorders))
 
 
 class Recorder(_BackgroundRecorder):
