@@ -82,6 +82,11 @@ class Cluster:
         k8s_config.load_kube_config(config_file=str(path), context=context,
                                     client_configuration=configuration, persist_config=False)
         configuration.retries = False
+        if not _refreshes_credentials(path, context):
+            # the kubernetes client re-applies a static token before every request (re-reading the proxy
+            # environment each time: a quarter of a request's time on loopback); only tokens with an
+            # expiry (an exec plugin's, an auth provider's) ever change
+            configuration.refresh_api_key_hook = None
         api_client = k8s.ApiClient(configuration)
         return cls(api_client, backend=backend, host=configuration.host)
 
@@ -235,6 +240,21 @@ class Cluster:
             raise ClusterUnreachable(f"watch interrupted: {_short(exc)}") from None
         finally:
             response.release_conn()
+
+
+def _refreshes_credentials(path: str | Path, context: str | None) -> bool:
+    """Does the kubeconfig's user get credentials that expire (``exec`` or ``auth-provider``)?  True when unsure."""
+    try:
+        contexts, active = k8s_config.list_kube_config_contexts(config_file=str(path))
+        chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+        user_name = ((chosen or {}).get("context") or {}).get("user")
+        import yaml
+
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+        user = next((u.get("user") or {} for u in doc.get("users") or [] if u.get("name") == user_name), None)
+    except Exception:  # noqa: BLE001 - keep the client's own refresh whenever the file is unusual
+        return True
+    return user is None or bool(user.get("exec") or user.get("auth-provider"))
 
 
 class ApiCallFailed(Exception):
