@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from . import optcheck, signals, verdict
+from . import optcheck, signals, stepindex, verdict
 from .backends import BACKENDS
 from .features import LANGS, Choice, SelectionError, choose, select
 from .session import KEEP_CHOICES, Settings
@@ -148,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if not hasattr(config, "workerinput"):
         signals.install()  # SIGTERM and SIGHUP clean up like Ctrl-C
+    stepindex.install()  # each step's definition found once per step text (pytest-bdd tries every fixture)
     from .controller import SuiteController
 
     if config.getoption("vmconform_progress") == "on" and not hasattr(config, "workerinput") \
