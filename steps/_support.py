@@ -9,7 +9,7 @@ from vmconform.kube.kinds import VM
 from vmconform.kube.waits import wait_for
 from vmconform.ops import VirtualMachine, pod_live, printable_status
 from vmconform.scenario import ScenarioContext, Snapshot
-from vmconform.status import MIGRATING, PAUSED, RUNNING, STOPPED
+from vmconform.status import LABEL_CREATED_BY, MIGRATING, PAUSED, RUNNING, STOPPED
 
 # which timeout of the table bounds a wait for each VM status
 STATUS_TIMEOUTS = {RUNNING: "vm_start", STOPPED: "vm_stop", PAUSED: "pause", MIGRATING: "migration"}
@@ -87,7 +87,14 @@ def snapshot(vm: VirtualMachine) -> Snapshot:
     obj = vm.get()
     vmi = vm.vmi()
     vmi_uid = (vmi or {}).get("metadata", {}).get("uid")
-    pods = vm.launcher_pods(vmi_uid) if vmi_uid else []
+    return snapshot_of(obj, vmi, vm.launcher_pods(vmi_uid) if vmi_uid else [])
+
+
+def snapshot_of(obj: dict | None, vmi: dict | None, pods: list[dict]) -> Snapshot:  # type: ignore[type-arg]
+    """The snapshot of objects already read; ``pods``: launcher pods, the VMI's are picked by its UID."""
+    vmi_uid = (vmi or {}).get("metadata", {}).get("uid")
+    pods = [p for p in pods if vmi_uid and ((p.get("metadata") or {}).get("labels") or {}).get(LABEL_CREATED_BY)
+            == vmi_uid]
     # a Terminating pod can still read Running (§10 W2): it is leaving, not the VM's process
     pods = [p for p in pods if pod_live(p)]
     return Snapshot(

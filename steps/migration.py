@@ -20,7 +20,7 @@ from vmconform.status import (COND_LIVE_MIGRATABLE, CONTAINER_COMPUTE, LABEL_CRE
 from vmconform.vocabulary import then, when
 
 from ._migrating import judge, vmi_migration_state
-from ._support import snapshot
+from ._support import snapshot_of
 
 # ctx.values["recorded"] holds the recorders' timelines in this order
 RECORDED_VM, RECORDED_PODS, RECORDED_VMI = 0, 1, 2
@@ -47,9 +47,6 @@ def _uses_claim(pod: dict[str, Any], claim: str) -> bool:
 def migrate(vmconform_scenario: ScenarioContext) -> None:
     ctx = vmconform_scenario
     vm = ctx.require_vm()
-    before = snapshot(vm)
-    ctx.snapshots.setdefault("before", before)
-    ctx.values["migration_source"] = before.vmi_node
     claim = ctx.values.get("claim")
     rec = Recorder(ctx.cluster, VM, vm.namespace, vm.name, printable_status, f"VM {vm.name} during migration")
     pods = SetRecorder(ctx.cluster, POD, vm.namespace, _pods_summary(claim),
@@ -58,6 +55,10 @@ def migrate(vmconform_scenario: ScenarioContext) -> None:
     vmi = Recorder(ctx.cluster, VMI, vm.namespace, vm.name, vmi_migration_state, f"VMI {vm.name} during migration")
     recorders = (rec, pods, vmi)
     start_all(recorders)
+    # what the VM was before the migration: the recorders' first LISTs (VM, launcher pods, VMI)
+    before = snapshot_of(next(iter(rec.initial), None), next(iter(vmi.initial), None), pods.initial)
+    ctx.snapshots.setdefault("before", before)
+    ctx.values["migration_source"] = before.vmi_node
     ctx.values["recorders"] = recorders
     ctx.values["migration_started"] = time.monotonic()
     ctx.answer = vm.migrate()

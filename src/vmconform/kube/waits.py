@@ -330,6 +330,7 @@ class _BackgroundRecorder:
         self.fields = fields
         self.labels = labels
         self.rv = ""
+        self.initial: list[Obj] = []
         self._stop = threading.Event()
         # Guards the recorded state: stop() takes it to catch up and end the recording, so an event
         # still in flight on the thread can never be recorded after that (no need to wait for the
@@ -347,13 +348,14 @@ class _BackgroundRecorder:
     def _state(self) -> str:
         raise NotImplementedError
 
-    def _relist(self) -> None:
+    def _relist(self) -> list[Obj]:
         items, self.rv = self.cluster.list(self.kind, self.namespace, fields=self.fields, labels=self.labels)
         self._reset(items)
         self.timeline.add(self._state())
+        return items
 
     def __enter__(self) -> "_BackgroundRecorder":
-        self._relist()
+        self.initial = self._relist()  # what the recording starts from (read before the operation)
         self._thread.start()
         return self
 
