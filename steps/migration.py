@@ -9,7 +9,7 @@ import pytest
 
 from vmconform import reporting
 from vmconform.kube.kinds import POD, VM, VMI, VMIM
-from vmconform.kube.waits import (Recorder, SetRecorder, observe_unchanged, start_all, stop_all, wait_for,
+from vmconform.kube.waits import (Recorder, SetRecorder, begin_all, follow_all, observe_unchanged, stop_all, wait_for,
                                   wait_for_list)
 from vmconform.ops import (condition, describe_pod, exit_code, pod_ended, pod_live, pod_node, pod_phase,
                            printable_status, uid, vmi_phase)
@@ -54,14 +54,17 @@ def migrate(vmconform_scenario: ScenarioContext) -> None:
                        labels=SELECT_LAUNCHERS)
     vmi = Recorder(ctx.cluster, VMI, vm.namespace, vm.name, vmi_migration_state, f"VMI {vm.name} during migration")
     recorders = (rec, pods, vmi)
-    start_all(recorders)
+    begin_all(recorders)
     # what the VM was before the migration: the recorders' first LISTs (VM, launcher pods, VMI)
     before = snapshot_of(next(iter(rec.initial), None), next(iter(vmi.initial), None), pods.initial)
     ctx.snapshots.setdefault("before", before)
     ctx.values["migration_source"] = before.vmi_node
     ctx.values["recorders"] = recorders
     ctx.values["migration_started"] = time.monotonic()
-    ctx.answer = vm.migrate()
+    try:
+        ctx.answer = vm.migrate()
+    finally:
+        follow_all(recorders)  # their watches start from before the request: nothing is missed
     ctx.answers["migrate"] = ctx.answer
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -354,9 +353,19 @@ class _BackgroundRecorder:
         self.timeline.add(self._state())
         return items
 
+    def begin(self) -> "_BackgroundRecorder":
+        """Read what the recording starts from (before the operation); ``follow()`` then watches from there."""
+        self.initial = self._relist()
+        return self
+
+    def follow(self) -> None:
+        """Watch from the first LIST's resourceVersion on: nothing between the two is missed, so this may
+        come after the operation (its connection is set up while the cluster works)."""
+        if self._thread.ident is None and not self._stop.is_set():
+            self._thread.start()
+
     def __enter__(self) -> "_BackgroundRecorder":
-        self.initial = self._relist()  # what the recording starts from (read before the operation)
-        self._thread.start()
+        self.begin().follow()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -415,24 +424,25 @@ class _BackgroundRecorder:
         return self.timeline
 
 
-def start_all(recorders: "tuple[_BackgroundRecorder, ...]") -> None:
-    """Start several recorders side by side (their first LISTs overlap); returns once all have listed."""
-    with ThreadPoolExecutor(max(1, len(recorders)), thread_name_prefix="recorder-start") as pool:
-        futures = [pool.submit(r.__enter__) for r in recorders]
-    failed = [f.exception() for f in futures if f.exception() is not None]
-    if failed:  # the ones that did start stop again: no recorder thread outlives a failed step
-        for r, f in zip(recorders, futures):
-            if f.exception() is None:
-                r.stop()
-        raise failed[0]
+def begin_all(recorders: "tuple[_BackgroundRecorder, ...]") -> None:
+    """``begin()`` several recorders; those begun stop again if one fails (no thread is left behind)."""
+    for i, r in enumerate(recorders):
+        try:
+            r.begin()
+        except BaseException:
+            for done in recorders[:i]:
+                done.stop()
+            raise
+
+
+def follow_all(recorders: "tuple[_BackgroundRecorder, ...]") -> None:
+    for r in recorders:
+        r.follow()
 
 
 def stop_all(recorders: "tuple[_BackgroundRecorder, ...]") -> list[Timeline]:
-    """``stop()`` several recorders side by side (each catches up with one LIST); timelines in order."""
-    if len(recorders) < 2:
-        return [r.stop() for r in recorders]
-    with ThreadPoolExecutor(len(recorders), thread_name_prefix="recorder-stop") as pool:
-        return list(pool.map(lambda r: r.stop(), recorders))
+    """``stop()`` several recorders (each catches up with one LIST); their timelines in order."""
+    return [r.stop() for r in recorders]
 
 
 class Recorder(_BackgroundRecorder):
