@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from vmconform import provisioning, sources, specs
-from vmconform.kube.kinds import VM
+from vmconform.kube.kinds import POD, VM, VMI
 from vmconform.kube.waits import wait_for
 from vmconform.ops import VirtualMachine, pod_live, printable_status
 from vmconform.scenario import ScenarioContext, Snapshot
-from vmconform.status import LABEL_CREATED_BY, MIGRATING, PAUSED, RUNNING, STOPPED
+from vmconform.status import LABEL_CREATED_BY, MIGRATING, PAUSED, RUNNING, SELECT_LAUNCHERS, STOPPED
 
 # which timeout of the table bounds a wait for each VM status
 STATUS_TIMEOUTS = {RUNNING: "vm_start", STOPPED: "vm_stop", PAUSED: "pause", MIGRATING: "migration"}
@@ -88,6 +88,17 @@ def snapshot(vm: VirtualMachine) -> Snapshot:
     vmi = vm.vmi()
     vmi_uid = (vmi or {}).get("metadata", {}).get("uid")
     return snapshot_of(obj, vmi, vm.launcher_pods(vmi_uid) if vmi_uid else [])
+
+
+def snapshots(vms: list[VirtualMachine]) -> dict[str, Snapshot]:
+    """The snapshots of several VMs of one namespace, from three LISTs (VMs, VMIs, launcher pods)."""
+    if not vms:
+        return {}
+    cluster, ns = vms[0].cluster, vms[0].namespace
+    objs = {o["metadata"]["name"]: o for o in cluster.list(VM, ns)[0]}
+    vmis = {o["metadata"]["name"]: o for o in cluster.list(VMI, ns)[0]}
+    pods, _ = cluster.list(POD, ns, labels=SELECT_LAUNCHERS)
+    return {vm.name: snapshot_of(objs.get(vm.name), vmis.get(vm.name), pods) for vm in vms}
 
 
 def snapshot_of(obj: dict | None, vmi: dict | None, pods: list[dict]) -> Snapshot:  # type: ignore[type-arg]

@@ -24,7 +24,7 @@ from vmconform.status import RUNNING, STOPPED
 from vmconform.timeouts import DRAIN_RETRY_SECONDS
 from vmconform.vocabulary import Param, given, then, when
 
-from ._support import snapshot, vm_spec, wait_vm_status
+from ._support import snapshot, snapshots, vm_spec, wait_vm_status
 
 STRATEGY = Param("strategy", "a VM's eviction strategy (spec.evictionStrategy)",
                  choices={s: s for s in ("LiveMigrate", "LiveMigrateIfPossible", "None", "External")},
@@ -281,7 +281,7 @@ def vms_on_one_node(vmconform_scenario: ScenarioContext, request: pytest.Fixture
         ctx.vm = vm
         wait_vm_status(ctx, RUNNING)
     ctx.values.update(drain_node=node, drain_vms=vms, limits=(per_node, per_cluster),
-                      drain_before={vm.name: snapshot(vm) for vm in vms})
+                      drain_before=snapshots(vms))
     placed = {vm.name: s.vmi_node for vm, s in zip(vms, ctx.values["drain_before"].values())}
     assert set(placed.values()) == {node}, f"the VMs did not all start on {node}: {placed}"
     for other in nodes[1:]:
