@@ -56,12 +56,14 @@ TOUCHES = {"Start": ("vm",), "Stop": ("vm",), "Restart": ("vm",), "Pause": ("vmi
 PARTS = ("vm", "vmi", "migrations")
 
 
-def _fingerprint(ctx: ScenarioContext, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
-    """What a carried-out action would change, and the resourceVersions, read for ``parts``."""
+def _fingerprint(ctx: ScenarioContext, parts: tuple[str, ...] = PARTS,
+                 vm_obj: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a carried-out action would change, and the resourceVersions, read for ``parts`` (``vm_obj``: the
+    VM if just read)."""
     vm = ctx.require_vm()
     out: dict[str, Any] = {}
     if "vm" in parts:
-        obj = vm.get() or {}
+        obj = vm_obj if vm_obj is not None else (vm.get() or {})
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         out["vm"] = {"runStrategy": spec.get("runStrategy"), "running": spec.get("running"),
                      "stateChangeRequests": status.get("stateChangeRequests") or []}
@@ -105,18 +107,20 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return out
 
 
-def _settle(ctx: ScenarioContext) -> None:
+def _settle(ctx: ScenarioContext) -> dict[str, Any] | None:
     """The menu is read once no state change request is pending (a restart or a paused start in flight
     answers 500 "already underway" to any other request until the VM controller takes it)."""
     vm = ctx.require_vm()
     try:
-        wait_for(ctx.cluster, VM, vm.namespace, vm.name,
-                 until=lambda o: not ((o or {}).get("status") or {}).get("stateChangeRequests"),
-                 describe=lambda o: f"{len(((o or {}).get('status') or {}).get('stateChangeRequests') or [])} "
-                                    "state change requests pending",
-                 timeout=ctx.timeouts["status_lag"], what=f"VM {vm.name} has no pending state change request")
+        obj, _ = wait_for(ctx.cluster, VM, vm.namespace, vm.name,
+                          until=lambda o: not ((o or {}).get("status") or {}).get("stateChangeRequests"),
+                          describe=lambda o: f"{len(((o or {}).get('status') or {}).get('stateChangeRequests') or [])}"
+                                             " state change requests pending",
+                          timeout=ctx.timeouts["status_lag"],
+                          what=f"VM {vm.name} has no pending state change request")
+        return obj  # what the wait read last: the VM as the probe starts from it
     except WaitFailed:
-        pass  # still pending: the table shows what KubeVirt answers meanwhile
+        return None  # still pending: the table shows what KubeVirt answers meanwhile
 
 
 def _probe(ctx: ScenarioContext, names: list[str], state: str,
@@ -157,8 +161,7 @@ def actions_offered(vmconform_scenario: ScenarioContext, actions: str) -> None:
     ctx = vmconform_scenario
     listed = parse_actions(actions)
     names = [n for n in ACTIONS if n in ALWAYS_ASKED or n in listed]
-    _settle(ctx)
-    before = _fingerprint(ctx)
+    before = _fingerprint(ctx, vm_obj=_settle(ctx))
     state = str(before["status"]).lower() or "new"
     note = ""
     for _attempt in range(ATTEMPTS):
