@@ -24,10 +24,12 @@ Every scenario runs in its own namespace, so for each scenario:
   few seconds", "stays Stopped", …).  The cluster does nothing then, by design.
 * ratio = wall / busy; ratio-obs = (wall − obs) / (busy outside the observation windows).
 
-Overall ratios are Σwall / Σbusy.  Targets: every scenario's overhead (wall − obs − busy outside the
-windows: the suite's own time) ≤ 0.15 s; overall ratio-obs ≤ 1.05 (the suite adds at most 5 %
-to the cluster's own transition times, observation windows aside); the ratio with the windows is
-reported beside it.  Exits 0 when the run was conformant (whether the target was met is printed),
+Overall ratios are Σwall / Σbusy.  Targets (issue 14): the suite's own time outside the observation
+windows (wall − obs − busy outside the windows) ≤ 0.15 s per scenario, i.e. Σ overhead / scenarios — the
+figure the issue was written against (≈ 0.1 s on 2026-11-26, when the worst scenario was at 0.16 s); the
+worst single scenario is printed beside it, and whether it is under 0.15 s too.  Overall ratio-obs ≤ 1.05
+(the suite adds at most 5 % to the cluster's own transition times, observation windows aside); the ratio
+with the windows is reported beside it.  Exits 0 when the run was conformant (whether the target was met is printed),
 1 when it was not (the figures are then not meaningful), 2 when it could not measure.
 """
 
@@ -151,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
     met_without_windows = overall_obs <= TARGET
     worst = max(rows, key=lambda r: r["overhead"]) if rows else None
     per_scenario = tot["overhead"] / len(rows) if rows else float("nan")
-    overhead_met = worst is not None and worst["overhead"] <= OVERHEAD_TARGET_S
+    overhead_met = bool(rows) and per_scenario <= OVERHEAD_TARGET_S
+    worst_met = worst is not None and worst["overhead"] <= OVERHEAD_TARGET_S
     load_after = machine()
     print(f"\nsuite run: {suite.seconds:.1f} s wall ({len(rows)} scenarios, verdict {suite.verdict}); "
           f"outside the scenarios (interpreter, collection, preflight checks, reports): {session:.1f} s")
@@ -162,9 +165,10 @@ def run(args: argparse.Namespace) -> int:
           f"≤ {TARGET} {'MET' if met else 'NOT MET'}; {overall_obs:.3f} without them: "
           f"{'met' if met_without_windows else 'not met'}")
     if worst is not None:
-        print(f"suite's own time outside the observation windows: mean {per_scenario:.3f} s per scenario, worst "
-              f"{worst['overhead']:.3f} s ({worst['scenario'][:58]}): target ≤ {OVERHEAD_TARGET_S} s in every "
-              f"scenario {'MET' if overhead_met else 'NOT MET'}")
+        print(f"suite's own time outside the observation windows: {per_scenario:.3f} s per scenario "
+              f"(Σ {tot['overhead']:.2f} s / {len(rows)}): target ≤ {OVERHEAD_TARGET_S} s per scenario "
+              f"{'MET' if overhead_met else 'NOT MET'}; worst scenario {worst['overhead']:.3f} s "
+              f"({worst['scenario'][:58]}): {'also' if worst_met else 'not'} under {OVERHEAD_TARGET_S} s")
     print(f"load average before {load_before['load_1_5_15']}, after {load_after['load_1_5_15']} "
           f"({load_after['cpus']} CPUs)")
     steps = metrics.get("steps", {})
@@ -172,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
         "benchmark": "suite_overhead", "timing": args.timing, "seed": args.seed, "target": TARGET,
         "target_met": met, "target_met_without_observation_windows": met_without_windows,
         "overhead_target_s": OVERHEAD_TARGET_S, "overhead_per_scenario_mean": per_scenario,
-        "overhead_worst": worst["overhead"] if worst else None, "overhead_target_met": overhead_met, "machine": {"before": load_before, "after": load_after},
+        "overhead_worst": worst["overhead"] if worst else None, "overhead_target_met": overhead_met,
+        "overhead_worst_under_target": worst_met, "machine": {"before": load_before, "after": load_after},
         "definitions": {"wall": "pytest setup+call+teardown (junit.xml)",
                         "busy": "union of the namespace's emulated transitions, without background steps",
                         "background_steps": sorted(background), "observation_pattern": args.observation_pattern},
