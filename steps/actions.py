@@ -16,10 +16,9 @@ from vmconform import reporting
 from vmconform.kube.kinds import VM, VMI, VMIM
 from vmconform.kube.waits import WaitFailed, wait_for
 from vmconform.ops import condition_is, printable_status
-from vmconform.scenario import ScenarioContext
+from vmconform.scenario import PROP_ACTIONS, ScenarioContext
 from vmconform.vocabulary import Param, then
 
-PROP_ACTIONS = "vmconform.actions"  # a user property per menu table: {"state", "offered", "rows"}
 DRY_RUN = {"dryRun": ["All"]}
 # the lab's action names (as the console shows them) → (kind the subresource belongs to, subresource)
 ACTIONS: dict[str, tuple[Any, str]] = {

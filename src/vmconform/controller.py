@@ -19,6 +19,7 @@ from .permissions import missing_reason, run_needs, scenario_needs
 from .preflight import Uncheckable, check, probe_rwx
 from .preflight_maintenance import disruptive_capability
 from .preflight_cdi import require
+from .scenario import PROP_ACTIONS, PROP_TRANSITION
 from .session import Settings, SuiteSession, started_at
 from .stepcheck import check_scenario
 from .timeouts import CLUSTER_LOST_MIN_SECONDS, Timeouts
@@ -27,12 +28,10 @@ from .vocabulary import REGISTRY
 EXIT_UNCHECKABLE = 3
 PROP_BEHAVIOUR = "vmconform.behaviour"
 PROP_REASON = "vmconform.reason"
-PROP_TRANSITION = "vmconform.transition"
 PROP_CLUSTER = "vmconform.cluster"
 PROP_JUNIT_SECTION = "vmconform.lab_section"
 PROP_JUNIT_STEPS = "vmconform.lab_steps"
 PROP_JUNIT_TAGS = "vmconform.tags"
-PROP_ACTIONS = "vmconform.actions"  # an Actions-menu table (steps/actions.py)
 PROP_SELECTED = "vmconform.selected"  # a worker's selection, sent to the xdist controller with its first report
 
 # tag → capability the scenario needs

@@ -18,7 +18,9 @@ from .ops import VirtualMachine
 from .session import SuiteSession
 from .specs import Spec
 
+# user properties a scenario's steps record, read by the controller for the verdict and the reports
 PROP_TRANSITION = "vmconform.transition"
+PROP_ACTIONS = "vmconform.actions"  # an Actions-menu table (steps/actions.py): {"state", "expected", "offered", "rows"}
 
 
 @dataclass
