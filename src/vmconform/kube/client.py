@@ -244,14 +244,14 @@ class Cluster:
 
 def _refreshes_credentials(path: str | Path, context: str | None) -> bool:
     """Does the kubeconfig's user get credentials that expire (``exec`` or ``auth-provider``)?  True when unsure."""
-    try:
-        contexts, active = k8s_config.list_kube_config_contexts(config_file=str(path))
-        chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
-        user_name = ((chosen or {}).get("context") or {}).get("user")
-        import yaml
+    import yaml
 
+    try:
         doc = yaml.safe_load(Path(path).read_text()) or {}
-        user = next((u.get("user") or {} for u in doc.get("users") or [] if u.get("name") == user_name), None)
+        name = context or doc.get("current-context")
+        chosen = next((c.get("context") or {} for c in doc.get("contexts") or [] if c.get("name") == name), {})
+        user = next((u.get("user") or {} for u in doc.get("users") or [] if u.get("name") == chosen.get("user")),
+                    None)
     except Exception:  # noqa: BLE001 - keep the client's own refresh whenever the file is unusual
         return True
     return user is None or bool(user.get("exec") or user.get("auth-provider"))
