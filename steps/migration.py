@@ -9,7 +9,7 @@ import pytest
 
 from vmconform import reporting
 from vmconform.kube.kinds import POD, VM, VMI, VMIM
-from vmconform.kube.waits import (Recorder, SetRecorder, begin_all, follow_all, observe_unchanged, stop_all, wait_for,
+from vmconform.kube.waits import (Recorder, SetRecorder, begin_all, observe_unchanged, wait_for,
                                   wait_for_list)
 from vmconform.ops import (condition, describe_pod, exit_code, pod_ended, pod_live, pod_node, pod_phase,
                            printable_status, uid, vmi_phase)
@@ -64,14 +64,15 @@ def migrate(vmconform_scenario: ScenarioContext) -> None:
     try:
         ctx.answer = vm.migrate()
     finally:
-        follow_all(recorders)  # their watches start from before the request: nothing is missed
+        for r in recorders:  # their watches start from before the request: nothing is missed
+            r.follow()
     ctx.answers["migrate"] = ctx.answer
 
 
 def _stop_recorders(ctx: ScenarioContext) -> None:
     recs = ctx.values.pop("recorders", None)
     if recs:
-        ctx.values["recorded"] = stop_all(recs)
+        ctx.values["recorded"] = [r.stop() for r in recs]
 
 
 @then("the migrate request is rejected", ko="마이그레이션 요청이 거부됩니다")

@@ -435,16 +435,6 @@ def begin_all(recorders: "tuple[_BackgroundRecorder, ...]") -> None:
             raise
 
 
-def follow_all(recorders: "tuple[_BackgroundRecorder, ...]") -> None:
-    for r in recorders:
-        r.follow()
-
-
-def stop_all(recorders: "tuple[_BackgroundRecorder, ...]") -> list[Timeline]:
-    """``stop()`` several recorders (each catches up with one LIST); their timelines in order."""
-    return [r.stop() for r in recorders]
-
-
 class Recorder(_BackgroundRecorder):
     """Records one object's states, from before an operation until ``stop()``.
 
