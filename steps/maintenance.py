@@ -55,10 +55,16 @@ def _describe_vmi(o: Any) -> str:
             f"uid {str(uid(o))[:8]}")
 
 
-def _start(ctx: ScenarioContext, vm: VirtualMachine) -> None:
+def _ask_start(ctx: ScenarioContext, vm: VirtualMachine) -> None:
+    """Start a new VM once it reads Stopped (``ctx.vm`` is the VM the wait follows)."""
+    ctx.vm = vm
     wait_vm_status(ctx, STOPPED)
     ans = vm.start()
-    assert ans.ok, f"start refused: {ans.describe()}"
+    assert ans.ok, f"start of {vm.name} refused: {ans.describe()}"
+
+
+def _start(ctx: ScenarioContext, vm: VirtualMachine) -> None:
+    _ask_start(ctx, vm)
     wait_vm_status(ctx, RUNNING)
     ctx.values["migration_source"] = ((vm.vmi() or {}).get("status") or {}).get("nodeName")
 
@@ -273,10 +279,7 @@ def vms_on_one_node(vmconform_scenario: ScenarioContext, request: pytest.Fixture
         spec["spec"]["template"]["metadata"]["labels"]["kubevirt.io/domain"] = f"vm-{i + 1}"
         vms.append(ctx.create_vm(spec))
     for vm in vms:  # all started at once: they boot side by side, as a lab's VMs would
-        ctx.vm = vm
-        wait_vm_status(ctx, STOPPED)
-        ans = vm.start()
-        assert ans.ok, f"start of {vm.name} refused: {ans.describe()}"
+        _ask_start(ctx, vm)
     for vm in vms:
         ctx.vm = vm
         wait_vm_status(ctx, RUNNING)
