@@ -210,6 +210,7 @@ class SuiteRun:
     verdict: str = "<no summary>"
     counts: dict[str, int] = field(default_factory=dict)
     tail: str = ""
+    cluster: dict[str, Any] = field(default_factory=dict)  # summary.json's "cluster" (facts, preflight_seconds)
 
     def as_dict(self) -> dict[str, Any]:
         return {"command": " ".join(self.command), "exit_code": self.exit_code, "seconds": round(self.seconds, 2),
@@ -239,6 +240,7 @@ def run_suite(report_dir: Path, *, timing: str, seed: int | None = None, workers
     if summary.is_file():
         doc = json.loads(summary.read_text())
         run.verdict, run.counts = doc.get("verdict", "<none>"), dict(doc.get("counts") or {})
+        run.cluster = dict(doc.get("cluster") or {})
     run.tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
     return run
 

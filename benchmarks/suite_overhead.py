@@ -11,8 +11,9 @@ Every scenario runs in its own namespace, so for each scenario:
 
 * wall: the scenario's pytest time, setup + call + teardown (junit.xml): creating its namespace,
   every step, deleting the namespace and waiting until it is gone.  The first scenario's setup
-  also holds the session's preflight, whose own cluster work (the RWX probe claim binding) is
-  counted to that scenario's busy time.
+  also holds the session's preflight, a fixed cost per run: the suite reports its length
+  (summary.json, ``cluster.preflight_seconds``), which is taken out of that scenario's wall time
+  and printed apart.
 * busy: the emulator's "cluster busy time" in the scenario's namespace: the length of the union
   of its timed transitions (every step gate that waited: start-up stages, shutdown, pod
   termination, migration phases, PVC binding, …).  Transitions overlap (a pod terminates while the
@@ -36,7 +37,6 @@ with the windows is reported beside it.  Exits 0 when the run was conformant (wh
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,23 +72,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _preflight_seconds(report_dir: Path) -> float | None:
-    """How long the suite's preflight took (summary.json, cluster.preflight_seconds)."""
-    try:
-        value = json.loads((report_dir / "summary.json").read_text())["cluster"].get("preflight_seconds")
-    except (OSError, ValueError, KeyError, AttributeError):
-        return None
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def measure(sc: Scenario, metrics: dict[str, Any], background: set[str], pattern: str,
-            extra_ns: list[str], preflight_s: float = 0.0) -> dict[str, Any]:
+            preflight_s: float = 0.0) -> dict[str, Any]:
     """The figures of one scenario (wall-clock seconds); ``preflight_s``: the session's preflight, held by
     this scenario's setup, taken out of its wall time."""
     assert sc.namespace is not None
-    trans: list[dict[str, Any]] = []
-    for ns in [sc.namespace, *extra_ns]:
-        trans += transitions_of(metrics, ns)
+    trans = transitions_of(metrics, sc.namespace)
     awaited = [(to_wall(metrics, t["start"]), to_wall(metrics, t["end"])) for t in trans if t["step"] not in background]
     everything = [(to_wall(metrics, t["start"]), to_wall(metrics, t["end"])) for t in trans]
     windows = [(s.start, s.stop) for s in observation_windows(sc, pattern)]
@@ -107,7 +96,7 @@ def measure(sc: Scenario, metrics: dict[str, Any], background: set[str], pattern
         "ratio": wall / busy if busy else None,
         "ratio_without_observation": (wall - obs) / busy_outside if busy_outside else None,
         "overhead": wall - obs - busy_outside,
-        "includes": extra_ns, "preflight_taken_out": preflight_s,
+        "preflight_taken_out": preflight_s,
     }
 
 
@@ -127,11 +116,11 @@ def run(args: argparse.Namespace) -> int:
         raise BenchError("no namespace found for: " + "; ".join(missing))
     preflight = [ns for ns, life in metrics["namespaces"].items() if ns.startswith("vmconform-preflight-")]
     # the session's preflight runs in the first scenario's setup; the suite reports how long it took, so it is
-    # counted apart (a fixed cost per run, not per scenario); an older suite without the figure: counted in
-    preflight_s = _preflight_seconds(args.report_dir)
-    rows = [measure(sc, metrics, background, args.observation_pattern,
-                    preflight if i == 0 and preflight_s is None else [],
-                    preflight_s if i == 0 and preflight_s is not None else 0.0)
+    # counted apart (a fixed cost per run, not per scenario)
+    preflight_s = suite.cluster.get("preflight_seconds")
+    if not isinstance(preflight_s, (int, float)):
+        raise BenchError("the suite's summary.json has no cluster.preflight_seconds")
+    rows = [measure(sc, metrics, background, args.observation_pattern, preflight_s if i == 0 else 0.0)
             for i, sc in enumerate(items)]
     preflight_busy = length([(to_wall(metrics, t["start"]), to_wall(metrics, t["end"]))
                              for ns in preflight for t in transitions_of(metrics, ns)])
@@ -158,9 +147,8 @@ def run(args: argparse.Namespace) -> int:
     load_after = machine()
     print(f"\nsuite run: {suite.seconds:.1f} s wall ({len(rows)} scenarios, verdict {suite.verdict}); "
           f"outside the scenarios (interpreter, collection, preflight checks, reports): {session:.1f} s")
-    if preflight_s is not None:
-        print(f"of which the session's preflight (held by the first scenario's setup, counted apart): {preflight_s:.2f} s, "
-              f"{preflight_busy:.2f} s of it the cluster's own (its RWX probe claim binding)")
+    print(f"of which the session's preflight (held by the first scenario's setup, counted apart): {preflight_s:.2f} s, "
+          f"{preflight_busy:.2f} s of it the cluster's own (its RWX probe claim binding)")
     print(f"overall: wall/busy {overall:.3f} with the observation windows ({tot['observation']:.1f} s): target "
           f"≤ {TARGET} {'MET' if met else 'NOT MET'}; {overall_obs:.3f} without them: "
           f"{'met' if met_without_windows else 'not met'}")
